@@ -1,0 +1,89 @@
+"""The text formats shared by every task: prompts, feedback strings, trajectories (spec §2)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ANSWER_HEAD = "Answer: Let's think step by step."
+UPDATED_HEAD = "Updated Answer: Let's think step by step."
+FEEDBACK_PREFIX = "Feedback: "
+FINAL_PREFIX = "(Final response)"
+DONE_MARK = "final response is also correct"
+
+STEP_ID = re.compile(r"^\((\d+(?:\.\d+)*)\)")
+
+
+def with_info(head: str, info: str) -> str:
+    """``Answer: Let's think step by step.`` followed by `` <info>`` when the task has one."""
+    return f"{head} {info}" if info else head
+
+
+def correct_feedback(last_step: str) -> str:
+    """The one "all correct" feedback string (spec §2.3, normalised as §9.18 recommends)."""
+    return f"Step (1) to step ({last_step}) are correct. The final response is also correct."
+
+
+def is_done_feedback(feedback: str) -> bool:
+    return DONE_MARK in feedback.lower()
+
+
+def step_ids(attempt: str) -> list[str]:
+    """Ids of the numbered lines of an attempt, ``(Final response)`` excluded."""
+    return [m.group(1) for line in attempt.split("\n") if (m := STEP_ID.match(line))]
+
+
+def last_top_step(attempt: str) -> str:
+    """The last numbered line's id (``4`` in ``(4) Hence...``); ``0`` if there is none."""
+    ids = step_ids(attempt)
+    return ids[-1] if ids else "0"
+
+
+@dataclass(frozen=True)
+class StepError:
+    """The first wrong step of an attempt as a verifier reports it."""
+
+    step: str  # a step id such as "3" or "3.2", or "Final response"
+    previous: str | None  # the id of the line before it, None for the first line
+    part: str
+    reason: str
+
+
+def scripted_error_feedback(error: StepError) -> str:
+    """The scripted verifiers' error feedback (spec §2.3): note the spaces inside the quotes."""
+    if error.previous is None:
+        head = ""
+    elif error.previous == "1":
+        head = "Step (1) is correct. "
+    else:
+        head = f"Step (1) to ({error.previous}) are correct. "
+    return f'{head}In step ({error.step}) the part " {error.part} " is incorrect. This is because {error.reason}.'
+
+
+FEEDBACK_PATTERN = re.compile(
+    r'In step \((\d+(?:\.\d+)*|Final response)\) the part "(.*)" is incorrect\. This is because (.+)$'
+)
+
+
+@dataclass(frozen=True)
+class ParsedFeedback:
+    step: str
+    part: str
+
+
+def parse_feedback(feedback: str) -> ParsedFeedback | None:
+    """Error step and part of an error feedback; None for "correct" or malformed feedback.
+
+    Parsable means (spec §2.3): one line, no ``ERROR``, ``is incorrect`` and ``because`` present,
+    step and part found. A "correct" feedback is not parsable.
+    """
+    if "\n" in feedback or "ERROR" in feedback:
+        return None
+    match = FEEDBACK_PATTERN.search(feedback)
+    if match is None:
+        return None
+    return ParsedFeedback(step=match.group(1), part=match.group(2).strip())
+
+
+def attempt_lines(attempt: str) -> list[str]:
+    return [line for line in attempt.split("\n") if line.strip()]

@@ -1,0 +1,73 @@
+"""The small per-task interface that everything else is written against."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+from tripost.formats import ANSWER_HEAD, StepError, with_info
+
+Record = dict[str, Any]  # {id, question, answer, bucket, seen, meta}
+
+
+class Task(ABC):
+    """A task: its question layout, gold solver, verifier and answer parser."""
+
+    name: str
+    info: str = ""  # the task's "additional info" after the answer head (spec §2.1)
+    seen_buckets: tuple[str, ...]
+    unseen_buckets: tuple[str, ...]
+    # Fixed phrases of the task's rationales; the tokenizer keeps each as one token.
+    phrases: tuple[str, ...] = ()
+    # Whether the expert's "right answer" short-cut also asks for valid content (spec §3).
+    shortcut_checks_content: bool = False
+
+    @abstractmethod
+    def question_block(self, record: Record) -> str:
+        """``Q: ...`` as the model sees it (spec §2.2)."""
+
+    @abstractmethod
+    def solve(self, record: Record) -> str:
+        """The gold step-by-step rationale, ending in a ``(Final response)`` line."""
+
+    @abstractmethod
+    def first_error(self, record: Record, attempt: str) -> StepError | None:
+        """The first wrong line of ``attempt`` (None when all of it is right).
+
+        Raises ``ValueError`` when the attempt cannot be read at all.
+        """
+
+    @abstractmethod
+    def parse_answer(self, text: str) -> Any:
+        """The answer stated by a model output, or None when there is none."""
+
+    def has_valid_content(self, record: Record, attempt: str) -> bool:
+        """The task's extra check that a right answer was reached properly (spec §5.4.2)."""
+        return True
+
+    def is_correct(self, prediction: Any, record: Record) -> bool:
+        return prediction is not None and prediction == record["answer"]
+
+    def prompt(self, record: Record) -> str:
+        """The self-improvement inference prompt (no trailing newline, spec §2.2)."""
+        return f"{self.question_block(record)}\n{with_info(ANSWER_HEAD, self.info)}"
+
+    def rationale_text(self, record: Record, rationale: str) -> str:
+        """An SFT training text: prompt, newline, rationale."""
+        return f"{self.prompt(record)}\n{rationale}"
+
+
+def last_answer_line(text: str) -> str:
+    """The line the evaluators parse: the last one, or the one before a trailing feedback."""
+    lines = [line for line in text.strip().split("\n") if line.strip()]
+    if not lines:
+        return ""
+    if "Feedback" in lines[-1] and len(lines) > 1:
+        return lines[-2]
+    return lines[-1]
+
+
+def search_answer(pattern: str, text: str) -> str | None:
+    match = re.search(pattern, last_answer_line(text))
+    return match.group(1) if match else None

@@ -1,0 +1,211 @@
+"""Word sorting: BIG-Bench splits, the scripted rationale and the scripted verifier (spec §1.3, §2.6, §3.2)."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from tripost.formats import FINAL_PREFIX, StepError
+from tripost.tasks.base import Record, Task, search_answer
+from tripost.tasks.word_sorting_verifier import first_error
+
+ORDINALS = (
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+    "eighteenth", "nineteenth", "twentieth",
+)
+QUESTION_HEAD = "Sort the following words alphabetically:"
+
+
+def letter_number(char: str) -> int:
+    """The original's "alphabet number": ``ord(c) - 96`` (odd values for non a-z characters)."""
+    return ord(char) - 96
+
+
+def bucket_of(n_words: int) -> str:
+    if n_words <= 3:
+        return "2-3"
+    if n_words <= 7:
+        return "4-7"
+    if n_words <= 10:
+        return "8-10"
+    if n_words <= 15:
+        return "11-15"
+    return "15+"
+
+
+def has_prefix_pair(words: list[str]) -> bool:
+    """True when a word is a proper prefix of another (the original solver fails on these)."""
+    return any(a != b and b.startswith(a) for a in words for b in words)
+
+
+def _group(words: list[str], position: int) -> list[tuple[int, list[str]]]:
+    """Words grouped by the number of their letter at ``position``, ascending, input order kept."""
+    groups: dict[int, list[str]] = {}
+    for word in words:
+        groups.setdefault(letter_number(word[position]), []).append(word)
+    return sorted(groups.items())
+
+
+def _quoted(words: list[str]) -> str:
+    return " ? ".join(f'"{w}"' for w in words)
+
+
+def _now_have(groups: list[tuple[int, list[str]]]) -> str:
+    items = [
+        f'({n}) "{ws[0]}"' if len(ws) == 1 else f"({n}) [{_quoted(ws)}]" for n, ws in groups
+    ]
+    return "We now have: " + " < ".join(items) + "."
+
+
+def _letters(words: list[str], position: int) -> str:
+    return ", ".join(f'"{w}"="{w[position]}" ({letter_number(w[position])})' for w in words)
+
+
+def _hence(words: list[str]) -> str:
+    return "Hence, we have " + " < ".join(f'"{w}"' for w in words) + "."
+
+
+def _sort_subpart(words: list[str], position: int, step: str, lines: list[str]) -> list[str]:
+    """Emit the lines that sort a tie group by the letter at ``position``; returns the order."""
+    lines.append(_subpart_line(words, position, step))
+    return _sort_level(words, position, f"{step}.", lines, nested=True)
+
+
+def _subpart_line(words: list[str], position: int, step: str) -> str:
+    return (
+        f"({step}) Now sort this subpart [{_quoted(words)}] by looking at their "
+        f"{ORDINALS[position]} letters: {_letters(words, position)}."
+    )
+
+
+def _sort_level(
+    words: list[str], position: int, prefix: str, lines: list[str], nested: bool
+) -> list[str]:
+    """Group, sort each tie group in a sub-level, conclude with ``Hence``.
+
+    Inside a subpart, a letter on which every word ties is followed, at the same level, by the
+    next letter (as the original does), instead of a nested sub-level.
+    """
+    counter = 1
+    groups = _group(words, position)
+    lines.append(f"({prefix}{counter}) {_now_have(groups)}")
+    while nested and len(groups) == 1:
+        position += 1
+        lines.append(_subpart_line(words, position, f"{prefix}{counter + 1}"))
+        groups = _group(words, position)
+        counter += 2
+        lines.append(f"({prefix}{counter}) {_now_have(groups)}")
+    ordered: list[str] = []
+    for _, group in groups:
+        if len(group) == 1:
+            ordered += group
+            continue
+        counter += 1
+        ordered += _sort_subpart(group, position + 1, f"{prefix}{counter}", lines)
+    counter += 1
+    lines.append(f"({prefix}{counter}) {_hence(ordered)}")
+    return ordered
+
+
+class WordSorting(Task):
+    name = "word_sorting"
+    seen_buckets = ("2-3", "4-7")
+    unseen_buckets = ("8-10", "11-15", "15+")
+    phrases = (
+        QUESTION_HEAD,
+        "The first letter:",
+        "We now have:",
+        "Now sort this subpart",
+        "by looking at their",
+        "Hence, we have",
+    ) + tuple(f" {o} letters:" for o in ORDINALS[1:8])
+
+    # ---- data -------------------------------------------------------------------------------
+    @staticmethod
+    def make_splits(cfg: dict[str, Any], examples: list[dict]) -> dict[str, list[Record]]:
+        """BIG-Bench's train/validation split (seed-42 shuffle, last 20% validation), as the
+        HF ``bigbench`` data the paper used; lists the original solver cannot solve dropped.
+        Training lists have at most ``max_train_words`` words; validation is ``n_val`` of them.
+        """
+        order = list(range(len(examples)))
+        random.Random(42).shuffle(order)
+        n_test = max(int(0.2 * len(order)), 16)
+        parts = {"train": order[: len(order) - n_test], "test": order[len(order) - n_test:]}
+        records: dict[str, list[Record]] = {}
+        for part, indices in parts.items():
+            records[part] = []
+            for idx, source in enumerate(indices):
+                words = examples[source]["input"].split()
+                if not has_prefix_pair(words):
+                    records[part].append(_record(words, f"{part}{idx}"))
+        pool = [r for r in records["train"] if len(r["meta"]["words"]) <= cfg["max_train_words"]]
+        rng = random.Random(cfg["split_seed"])
+        order = list(range(len(pool)))
+        rng.shuffle(order)
+        val_ids = set(order[: cfg["n_val"]])
+        train = [r for i, r in enumerate(pool) if i not in val_ids]
+        val = [r for i, r in enumerate(pool) if i in val_ids]
+        extra = _extra_lists(records["train"], records["test"], pool, cfg)
+        return {"train": train, "val": val, "test": records["test"], "extra_train": extra}
+
+    # ---- formats ----------------------------------------------------------------------------
+    def question_block(self, record: Record) -> str:
+        return f"Q: {record['question']}"
+
+    def solve(self, record: Record) -> str:
+        words = record["meta"]["words"]
+        lines = [f"(1) The first letter: {_letters(words, 0)}."]
+        lines_level: list[str] = []
+        ordered = _sort_level(words, 0, "", lines_level, nested=False)
+        # the top level numbers its steps from (2): shift the level's ids by one
+        lines += [_shift_top(line) for line in lines_level]
+        return "\n".join(lines + [f"{FINAL_PREFIX} So the answer is: {' '.join(ordered)}."])
+
+    def parse_answer(self, text: str) -> list[str] | None:
+        found = search_answer(r"the answer is:(.*)\.", text)
+        return None if found is None else found.split()
+
+    def has_valid_content(self, record: Record, attempt: str) -> bool:
+        """Spec §5.4.2: no ``Hence`` line still holds an unsorted ``?``."""
+        return not any("Hence" in line and "?" in line for line in attempt.split("\n"))
+
+    def first_error(self, record: Record, attempt: str) -> StepError | None:
+        return first_error(record["meta"]["words"], attempt)
+
+
+def _shift_top(line: str) -> str:
+    """``(3.2) ...`` -> ``(4.2) ...``: top-level ids of the sorting steps start at 2."""
+    match = re.match(r"\((\d+)((?:\.\d+)*)\)", line)
+    return f"({int(match.group(1)) + 1}{match.group(2)})" + line[match.end():]
+
+
+def _record(words: list[str], source: str) -> Record:
+    return {
+        "id": f"ws-{source}",
+        "question": f"{QUESTION_HEAD}\nList: {' '.join(words)}",
+        "answer": sorted(words),
+        "bucket": bucket_of(len(words)),
+        "seen": len(words) <= 7,
+        "meta": {"words": words},
+    }
+
+
+def _extra_lists(
+    train: list[Record], test: list[Record], pool: list[Record], cfg: dict[str, Any]
+) -> list[Record]:
+    """New seen-distribution lists: words from the training partition, list lengths drawn from
+    the training pool's own length distribution; no test list and no prefix pair."""
+    rng = random.Random(cfg["extra_seed"])
+    vocabulary = sorted({w for r in train for w in r["meta"]["words"]})
+    lengths = [len(r["meta"]["words"]) for r in pool]
+    taken = {tuple(r["meta"]["words"]) for r in train + test}
+    extra: list[Record] = []
+    while len(extra) < cfg["n_extra_train"]:
+        words = rng.sample(vocabulary, rng.choice(lengths))
+        if tuple(words) in taken or has_prefix_pair(words):
+            continue
+        taken.add(tuple(words))
+        extra.append(_record(words, f"x{cfg['extra_seed']}-{len(extra)}"))
+    return extra

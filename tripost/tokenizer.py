@@ -1,0 +1,55 @@
+"""The embedded default's tokenizer: characters, plus each fixed template phrase as one token.
+
+Characters keep digits and letters individually visible to a small model (it must read the
+n-th letter of a word and add digits); the long fixed phrases of the formats (the arithmetic
+"order of operations" reminder, ``Answer: Let's think step by step.``, the feedback grammar)
+become single tokens, so sequences stay short. Trained with the ``tokenizers`` library on the
+pipeline's own training text and saved with ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+from tripost.formats import ANSWER_HEAD, FEEDBACK_PREFIX, UPDATED_HEAD
+
+SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+
+# The feedback grammar shared by all tasks (spec §2.3).
+FEEDBACK_PHRASES = (
+    ANSWER_HEAD,
+    UPDATED_HEAD,
+    FEEDBACK_PREFIX,
+    "(Final response) So the answer is",
+    "The final response is also correct.",
+    " are correct.",
+    " is correct.",
+    "In step (",
+    ") the part \"",
+    "\" is incorrect. This is because ",
+    "Step (1) to step (",
+    "Step (1) to (",
+)
+
+
+def train_tokenizer(texts: Iterable[str], phrases: Iterable[str]) -> PreTrainedTokenizerFast:
+    """Character vocabulary learned from ``texts``; ``phrases`` added as whole tokens."""
+    tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL["unk_token"]))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1, special_tokens=list(SPECIAL.values()), show_progress=False
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    all_phrases = sorted(set(FEEDBACK_PHRASES) | set(phrases), key=len, reverse=True)
+    tokenizer.add_tokens([AddedToken(p, normalized=False) for p in all_phrases])
+    bos = SPECIAL["bos_token"]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", special_tokens=[(bos, tokenizer.token_to_id(bos))]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, clean_up_tokenization_spaces=False, padding_side="left", **SPECIAL
+    )

@@ -1,0 +1,146 @@
+"""Weighted supervised fine-tuning with the ``transformers`` Trainer (spec §5.7, fixed per §9.25).
+
+Each example is ``{text, prompt_chars, weight_start}``: tokens inside the prompt (the first
+``prompt_chars`` characters) get no loss; tokens from character ``weight_start`` (the first
+``\\nFeedback:``) to the end, EOS included, get weight ``w``; EOS is appended; padding is
+excluded from the loss. The loss is ``sum(ce * weight) / (number of target tokens)``: weights
+are not normalised, as in the original.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import Trainer, TrainingArguments
+
+IGNORE = -100
+
+
+def encode_example(
+    tokenizer, text: str, prompt_chars: int, weight_start: int | None, weight: float
+) -> dict[str, list]:
+    """Token ids, labels and per-token loss weights for one training text."""
+    encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
+    ids = list(encoded["input_ids"]) + [tokenizer.eos_token_id]
+    offsets = list(encoded["offset_mapping"]) + [(len(text), len(text))]
+    is_special = [i == tokenizer.bos_token_id for i in ids[:-1]] + [False]
+    labels, weights = [], []
+    for token, (start, end), special in zip(ids, offsets, is_special):
+        in_prompt = special or end <= prompt_chars
+        labels.append(IGNORE if in_prompt else token)
+        weighted = weight_start is not None and start >= weight_start and not in_prompt
+        weights.append(weight if weighted else 1.0)
+    return {"input_ids": ids, "labels": labels, "weights": weights}
+
+
+@dataclass
+class Collator:
+    """Right-pads a batch; padding gets label ``-100`` and weight 0."""
+
+    pad_id: int
+
+    def __call__(self, batch: list[dict[str, list]]) -> dict[str, torch.Tensor]:
+        width = max(len(b["input_ids"]) for b in batch)
+        out = {"input_ids": [], "labels": [], "weights": [], "attention_mask": []}
+        for b in batch:
+            pad = width - len(b["input_ids"])
+            out["input_ids"].append(b["input_ids"] + [self.pad_id] * pad)
+            out["labels"].append(b["labels"] + [IGNORE] * pad)
+            out["weights"].append(b["weights"] + [0.0] * pad)
+            out["attention_mask"].append([1] * len(b["input_ids"]) + [0] * pad)
+        tensors = {k: torch.tensor(v) for k, v in out.items() if k != "weights"}
+        tensors["weights"] = torch.tensor(out["weights"], dtype=torch.float32)
+        return tensors
+
+
+def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy, times the target token's weight, over the number of targets."""
+    logits, labels, weights = logits[:, :-1].float(), labels[:, 1:], weights[:, 1:]
+    ce = F.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view_as(labels)
+    counted = labels != IGNORE
+    return (ce * weights * counted).sum() / counted.sum().clamp(min=1)
+
+
+class WeightedLossTrainer(Trainer):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels, weights = inputs.pop("labels"), inputs.pop("weights")
+        outputs = model(**inputs)
+        loss = weighted_loss(outputs.logits, labels, weights)
+        return (loss, outputs) if return_outputs else loss
+
+
+class ListDataset(torch.utils.data.Dataset):
+    def __init__(self, items: list[dict[str, Any]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.items[index]
+
+
+def encode_dataset(tokenizer, rows: list[dict], weight: float, max_length: int) -> tuple[list[dict], int]:
+    """Encoded examples, and how many were dropped for exceeding ``max_length`` tokens."""
+    items, dropped = [], 0
+    for row in rows:
+        item = encode_example(tokenizer, row["text"], row["prompt_chars"], row.get("weight_start"), weight)
+        if len(item["input_ids"]) > max_length:
+            dropped += 1
+            continue
+        items.append(item)
+    return items, dropped
+
+
+def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any], weight: float, seed: int) -> dict:
+    """Fine-tune ``model`` on ``rows``; save model and tokenizer to ``out_dir``. Returns stats."""
+    items, dropped = encode_dataset(tokenizer, rows, weight, cfg["max_length"])
+    if not items:
+        raise ValueError("no training example fits in training.max_length tokens")
+    n_devices = max(torch.cuda.device_count(), 1)
+    steps_per_epoch = math.ceil(len(items) / (cfg["batch_size"] * cfg["grad_accum"] * n_devices))
+    args = TrainingArguments(
+        output_dir=str(out_dir / "trainer"),
+        num_train_epochs=cfg["epochs"],
+        per_device_train_batch_size=cfg["batch_size"],
+        gradient_accumulation_steps=cfg["grad_accum"],
+        learning_rate=cfg["lr"],
+        lr_scheduler_type=cfg["lr_scheduler"],
+        warmup_steps=int(cfg["warmup_ratio"] * steps_per_epoch * cfg["epochs"]),
+        weight_decay=cfg["weight_decay"],
+        max_grad_norm=cfg["max_grad_norm"],
+        bf16=cfg["bf16"],
+        use_cpu=not torch.cuda.is_available(),
+        deepspeed=cfg.get("deepspeed") or None,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=max(1, steps_per_epoch // 5),
+        save_strategy="no",
+        report_to="none",
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    trainer = WeightedLossTrainer(
+        model=model, args=args, train_dataset=ListDataset(items), data_collator=Collator(tokenizer.pad_token_id)
+    )
+    result = trainer.train()
+    trainer.save_model(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    n_tokens = sum(len(i["input_ids"]) for i in items)
+    return {
+        "examples": len(items),
+        "dropped_too_long": dropped,
+        "tokens_per_epoch": n_tokens,
+        "train_loss": result.training_loss,
+        "train_seconds": result.metrics.get("train_runtime"),
+        "tokens_per_second": n_tokens * cfg["epochs"] / max(result.metrics.get("train_runtime", 1), 1e-9),
+    }
