@@ -35,13 +35,17 @@ FEEDBACK_PHRASES = (
 )
 
 
-def train_tokenizer(texts: Iterable[str], phrases: Iterable[str]) -> PreTrainedTokenizerFast:
-    """Character vocabulary learned from ``texts``; ``phrases`` added as whole tokens."""
+def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Characters, merges inside (signed) numbers up to ``vocab_size``, and ``phrases`` as tokens.
+
+    Only digits merge: a number seen often enough becomes one token, every other character stays
+    its own token. ``vocab_size`` at or below the alphabet size gives a pure character tokenizer.
+    """
     tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL["unk_token"]))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"-?\d+|[\s\S]"), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
     trainer = trainers.BpeTrainer(
-        vocab_size=1, special_tokens=list(SPECIAL.values()), show_progress=False
+        vocab_size=vocab_size, special_tokens=list(SPECIAL.values()), show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     all_phrases = sorted(set(FEEDBACK_PHRASES) | set(phrases), key=len, reverse=True)

@@ -60,9 +60,9 @@ def extend(trajectory: Trajectory, generated: str, starts_with: str) -> bool:
         if not line.strip():
             continue
         if line.startswith(FEEDBACK):
-            if current is None or not current:
-                if not trajectory.awaiting_feedback:
-                    break  # feedback with no attempt before it
+            if (current is not None and not current) or (current is None and not trajectory.awaiting_feedback):
+                trajectory.malformed += 1
+                break  # a feedback with no attempt before it
             _close(trajectory, current)
             current = None
             trajectory.feedbacks.append(line[len(FEEDBACK):].strip())

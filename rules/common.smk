@@ -1,0 +1,78 @@
+# Paths, settings and input functions shared by every rule.
+import sys
+
+sys.path.insert(0, workflow.basedir)
+
+from tripost.settings import iteration_config, task_config  # noqa: E402
+
+R = config["results"]
+TASKS = config["tasks"]
+SEEDS = config["seeds"]
+ITERATIONS = list(range(1, config["tripost"]["iterations"] + 1))
+CHECKPOINTS = ["baseline"] + [f"iter{t}" for t in ITERATIONS]
+SPLITS = ["train", "val", "test", "extra_train"]
+SCRATCH = not config["model"]["name_or_path"]
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    seed=r"\d+",
+    iteration=r"\d+",
+    checkpoint="baseline|iter\\d+",
+
+
+def tcfg(wildcards):
+    """The config as it applies to the job's task."""
+    return task_config(config, wildcards.task)
+
+
+def icfg(wildcards):
+    """The tripost settings of the job's task and iteration."""
+    return iteration_config(config, wildcards.task, int(wildcards.iteration))
+
+
+def split_file(task, split):
+    return f"{R}/data/{task}/{split}.jsonl"
+
+
+def bigbench_source(wildcards):
+    """The BIG-Bench task file a task's splits are made from (none for generated tasks)."""
+    if wildcards.task == "multistep_arithmetic":
+        return []
+    if config["bigbench"]["source"] == "synthetic":
+        return f"{R}/data/synthetic_bigbench/{wildcards.task}.json"
+    return f"{config['bigbench']['cache']}/{wildcards.task}/task.json"
+
+
+def tokenizer_dir(wildcards):
+    return [f"{R}/models/{wildcards.task}/tokenizer"] if SCRATCH else []
+
+
+def model_dir(task, seed, checkpoint):
+    return f"{R}/models/{task}/seed{seed}/{checkpoint}"
+
+
+def previous_checkpoint(wildcards):
+    """Iteration t starts from iteration t-1 (the baseline for t = 1)."""
+    t = int(wildcards.iteration)
+    return model_dir(wildcards.task, wildcards.seed, "baseline" if t == 1 else f"iter{t - 1}")
+
+
+def iteration_dir(wildcards):
+    return f"{R}/tripost/{wildcards.task}/seed{wildcards.seed}/iter{wildcards.iteration}"
+
+
+def eval_summaries():
+    return expand(
+        f"{R}/eval/{{task}}/seed{{seed}}/{{checkpoint}}.json",
+        task=TASKS, seed=SEEDS, checkpoint=CHECKPOINTS,
+    )
+
+
+def final_targets():
+    return [
+        f"{R}/tables/main.csv",
+        f"{R}/tables/main.md",
+        f"{R}/figures/accuracy_by_iteration.png",
+        f"{R}/tables/iterations.csv",
+    ]

@@ -1,0 +1,102 @@
+# Raw splits, gold rationales and the scratch model's tokenizer.
+
+
+rule fetch_bigbench:
+    output:
+        f"{config['bigbench']['cache']}/word_sorting/task.json",
+    log:
+        f"{R}/logs/fetch_bigbench.log",
+    benchmark:
+        f"{R}/benchmarks/fetch_bigbench.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/fetch_bigbench.py"
+
+
+rule synthetic_bigbench:
+    output:
+        f"{R}/data/synthetic_bigbench/{{task}}.json",
+    log:
+        f"{R}/logs/synthetic_bigbench/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/synthetic_bigbench/{{task}}.tsv"
+    params:
+        n_examples=config["bigbench"]["synthetic_examples"],
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/synthetic_bigbench.py"
+
+
+rule splits:
+    input:
+        source=bigbench_source,
+    output:
+        **{split: split_file("{task}", split) for split in SPLITS},
+    log:
+        f"{R}/logs/splits/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/splits/{{task}}.tsv"
+    params:
+        data=lambda wc: tcfg(wc)["data"][wc.task],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/splits.py"
+
+
+rule rationales:
+    input:
+        train=split_file("{task}", "train"),
+        val=split_file("{task}", "val"),
+        extra_train=split_file("{task}", "extra_train"),
+    output:
+        f"{R}/data/{{task}}/rationales.jsonl",
+    log:
+        f"{R}/logs/rationales/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/rationales/{{task}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/rationales.py"
+
+
+rule tokenizer:
+    input:
+        train=split_file("{task}", "train"),
+        extra_train=split_file("{task}", "extra_train"),
+        rationales=f"{R}/data/{{task}}/rationales.jsonl",
+    output:
+        directory(f"{R}/models/{{task}}/tokenizer"),
+    log:
+        f"{R}/logs/tokenizer/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/tokenizer/{{task}}.tsv"
+    params:
+        vocab_size=lambda wc: tcfg(wc)["model"]["tokenizer_vocab_size"][wc.task],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/tokenizer.py"

@@ -1,0 +1,113 @@
+# One TriPosT iteration t: rollouts -> feedback -> improvement -> improvement data -> checkpoint.
+
+
+rule rollouts:
+    input:
+        model=previous_checkpoint,
+        train=split_file("{task}", "train"),
+    output:
+        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/rollouts.jsonl",
+    log:
+        f"{R}/logs/rollouts/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    params:
+        tripost=icfg,
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=config["gpus_per_job"],
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/rollouts.py"
+
+
+rule feedback:
+    input:
+        rollouts=rules.rollouts.output[0],
+        train=split_file("{task}", "train"),
+    output:
+        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.jsonl",
+    log:
+        f"{R}/logs/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    params:
+        max_words=lambda wc: icfg(wc)["max_attempt_words"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/feedback.py"
+
+
+rule improvement:
+    input:
+        feedback=rules.feedback.output[0],
+        train=split_file("{task}", "train"),
+    output:
+        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.jsonl",
+    log:
+        f"{R}/logs/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/improvement.py"
+
+
+rule improvement_data:
+    input:
+        improvements=rules.improvement.output[0],
+        train=split_file("{task}", "train"),
+        rationales=f"{R}/data/{{task}}/rationales.jsonl",
+    output:
+        data=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/train.jsonl",
+        counts=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/counts.json",
+    log:
+        f"{R}/logs/improvement_data/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    params:
+        tripost=icfg,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/improvement_data.py"
+
+
+rule tripost_checkpoint:
+    input:
+        model=previous_checkpoint,
+        data=rules.improvement_data.output.data,
+    output:
+        directory(model_dir("{task}", "{seed}", "iter{iteration}")),
+    log:
+        f"{R}/logs/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    params:
+        tripost=icfg,
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=config["gpus_per_job"],
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/tripost_checkpoint.py"

@@ -1,0 +1,12 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
+
+from tripost import io, stages
+from tripost.snake import job
+
+sm = snakemake  # noqa: F821 - provided by Snakemake
+with job(sm):
+    records = {r["id"]: r for r in io.read_jsonl(sm.input.train)}
+    stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, Path(sm.output[0]))

@@ -1,0 +1,15 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
+
+from tripost import stages
+from tripost.snake import job
+
+sm = snakemake  # noqa: F821 - provided by Snakemake
+with job(sm):
+    cfg = sm.params.tripost
+    stages.train_iteration(
+        Path(sm.input.model), Path(sm.input.data), cfg["training"], cfg["self_improve_section_weight"], cfg["min_data_length"],
+        seed=int(sm.wildcards.seed) + 1000 * int(sm.wildcards.iteration), out_dir=Path(sm.output[0]),
+    )

@@ -1,0 +1,77 @@
+"""Per-token labels, loss weights and the weighted loss, on hand-made examples; a real Trainer step."""
+
+from __future__ import annotations
+
+import torch
+
+from tripost.model import build_scratch_model
+from tripost.tokenizer import train_tokenizer
+from tripost.training import IGNORE, Collator, encode_example, train, weighted_loss
+
+ARCH = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_positions": 256}
+
+
+def tiny_tokenizer():
+    return train_tokenizer(["Q: ab\nAnswer: Let's think step by step.\n(1) xy\nFeedback: ok"], [], 0)
+
+
+def test_labels_and_weights_exact():
+    tokenizer = tiny_tokenizer()
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    text = prompt + "\n(1) x\nFeedback: ok"
+    item = encode_example(tokenizer, text, len(prompt), text.index("\nFeedback:"), 1.5)
+    tokens = tokenizer.convert_ids_to_tokens(item["input_ids"])
+    # <s> Q : ␠ a b \n [answer head] | \n ( 1 ) ␠ x | \n [Feedback: ] o k </s>
+    assert tokens[0] == "<s>" and tokens[-1] == "</s>"
+    assert tokens[7] == "Answer: Let's think step by step."
+    assert item["labels"][:8] == [IGNORE] * 8  # BOS and every prompt token masked
+    assert item["labels"][8:] == item["input_ids"][8:]  # rationale, feedback and EOS learned
+    assert item["weights"] == [1.0] * 14 + [1.5] * 5  # from "\n" before "Feedback:" to EOS
+    assert tokens[14] == "\n" and tokens[15] == "Feedback: "
+
+
+def test_no_weight_without_feedback_section():
+    tokenizer = tiny_tokenizer()
+    item = encode_example(tokenizer, "Q: ab\nAnswer: Let's think step by step.\n(1) x", 5, None, 1.5)
+    assert set(item["weights"]) == {1.0}
+
+
+def test_collator_pads_out_of_the_loss():
+    batch = Collator(pad_id=0)([
+        {"input_ids": [1, 5, 6], "labels": [IGNORE, 5, 6], "weights": [1.0, 1.0, 1.5]},
+        {"input_ids": [1, 7], "labels": [IGNORE, 7], "weights": [1.0, 1.0]},
+    ])
+    assert batch["labels"].tolist() == [[IGNORE, 5, 6], [IGNORE, 7, IGNORE]]
+    assert batch["weights"].tolist() == [[1.0, 1.0, 1.5], [1.0, 1.0, 0.0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_weighted_loss_by_hand():
+    logits = torch.zeros(1, 4, 3)
+    logits[0, 0, 1] = 2.0  # predicts token 1 at position 1
+    labels = torch.tensor([[IGNORE, 1, 2, IGNORE]])
+    weights = torch.tensor([[1.0, 1.0, 2.0, 0.0]])
+    ce1 = -torch.log_softmax(torch.tensor([0.0, 2.0, 0.0]), 0)[1]
+    ce2 = -torch.log_softmax(torch.zeros(3), 0)[2]
+    expected = (ce1 * 1.0 + ce2 * 2.0) / 2  # normalised by the number of targets, not by weights
+    assert torch.isclose(weighted_loss(logits, labels, weights), expected)
+
+
+def test_trainer_step_lowers_the_loss(tmp_path):
+    tokenizer = tiny_tokenizer()
+    model = build_scratch_model(tokenizer, ARCH, seed=0)
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    rows = [{"text": prompt + "\n(1) xy\nFeedback: ok", "prompt_chars": len(prompt), "weight_start": len(prompt) + 7}] * 16
+    cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 8, "lr": 1e-2, "lr_scheduler": "constant",
+           "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": False}
+    item = Collator(tokenizer.pad_token_id)([encode_example(tokenizer, rows[0]["text"], len(prompt), rows[0]["weight_start"], 1.5)])
+
+    def loss_now():
+        with torch.no_grad():
+            return weighted_loss(model(input_ids=item["input_ids"]).logits, item["labels"], item["weights"])
+
+    before = loss_now()
+    stats = train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.5, seed=0)
+    assert stats["examples"] == 16 and stats["dropped_too_long"] == 0
+    assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "tokenizer.json").exists()
+    assert loss_now() < 0.5 * before

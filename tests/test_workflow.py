@@ -1,0 +1,107 @@
+"""The workflow itself: config validation, the DAG, lint, and one real end-to-end micro run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+STAGES = {"splits", "rationales", "tokenizer", "baseline", "rollouts", "feedback", "improvement",
+          "improvement_data", "tripost_checkpoint", "evaluate", "tables", "figures"}
+
+
+def snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(SNAKEMAKE + list(args), cwd=REPO, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout[-4000:] + result.stderr[-4000:])
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def write_config(tmp_path: Path, name: str, change) -> Path:
+    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    change(config)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("change,key", [
+    (lambda c: c.update(epochz=3), "epochz"),
+    (lambda c: c["tripost"].update(improve_data_ratio="high"), "improve_data_ratio"),
+    (lambda c: c["baseline"]["training"].update(batch_size=0), "batch_size"),
+    (lambda c: c.update(tasks=["chess"]), "chess"),
+])
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, key):
+    path = write_config(tmp_path, "bad.yaml", change)
+    result = snakemake("-n", "--configfile", str(path), check=False)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert key in message and "Job stats" not in message
+
+
+def test_dry_run_of_the_default_lists_every_stage():
+    counts = job_counts(snakemake("-n").stdout)
+    assert STAGES <= set(counts)
+    assert counts["evaluate"] == 2 * 4 and counts["rollouts"] == 2 * 3 and counts["fetch_bigbench"] == 1
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def micro_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("micro") / "results"
+    snakemake("--cores", "2", "--configfile", "config/quick.yaml", "--config", f"results={results}")
+    return results
+
+
+def test_micro_run_outputs_are_well_formed(micro_run):
+    tasks = ("multistep_arithmetic", "word_sorting")
+    table = (micro_run / "tables" / "main.md").read_text()
+    assert "ft rationale" in table and "TriPosT (t=3)" in table
+    for task in tasks:
+        assert f"{task} seen" in table
+    assert (micro_run / "figures" / "accuracy_by_iteration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for task in tasks:
+        for checkpoint in ("baseline", "iter1", "iter2", "iter3"):
+            assert (micro_run / "models" / task / "seed0" / checkpoint / "config.json").exists()
+            with open(micro_run / "eval" / task / "seed0" / f"{checkpoint}.pkl", "rb") as handle:
+                frame = pickle.load(handle)
+            assert {"bucket", "seen", "prediction", "trajectory", "correct", "rounds"} <= set(frame.columns)
+            assert len(frame) > 0 and frame["trajectory"].str.startswith("Q: ").all()
+            summary = json.loads((micro_run / "eval" / task / "seed0" / f"{checkpoint}.json").read_text())
+            assert 0 <= summary["total"] <= 100 and summary["n"] == len(frame)
+        for t in (1, 2, 3):
+            folder = micro_run / "tripost" / task / "seed0" / f"iter{t}"
+            counts = json.loads((folder / "counts.json").read_text())
+            assert counts["total"] == sum(1 for _ in open(folder / "train.jsonl"))
+            assert sum(counts["outcomes"].values()) == sum(1 for _ in open(folder / "rollouts.jsonl"))
+    for rule in ("baseline", "evaluate", "rollouts"):
+        assert any((micro_run / "benchmarks" / rule).iterdir())
+
+
+def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_path):
+    path = write_config(tmp_path, "changed.yaml", lambda c: c.update(
+        results=str(micro_run), overrides={"iterations": {3: {"improve_data_ratio": 2.0}}}))
+    counts = job_counts(snakemake("-n", "--configfile", str(path)).stdout)
+    assert counts["improvement_data"] == 2 and counts["tripost_checkpoint"] == 2
+    assert counts["evaluate"] == 2  # the two iteration-3 checkpoints only
+    assert "baseline" not in counts and "rollouts" not in counts and "splits" not in counts

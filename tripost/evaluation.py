@@ -1,0 +1,66 @@
+"""Test-set evaluation of one checkpoint: a DataFrame per question and a summary (spec §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from tripost.tasks.base import Record, Task
+from tripost.trajectory import Trajectory, render
+
+
+def evaluation_frame(task: Task, records: list[Record], trajectories: list[Trajectory]) -> pd.DataFrame:
+    """One row per question: bucket, seen, prediction, trajectory, correct, rounds used, ..."""
+    rows = []
+    for record, trajectory in zip(records, trajectories):
+        final = task.parse_answer(trajectory.last_attempt) if trajectory.attempts else None
+        first = task.parse_answer(trajectory.attempts[0]) if trajectory.attempts else None
+        correct, first_correct = task.is_correct(final, record), task.is_correct(first, record)
+        rows.append({
+            "id": record["id"],
+            "bucket": record["bucket"],
+            "seen": record["seen"],
+            "gold": record["answer"],
+            "prediction": final,
+            "first_prediction": first,
+            "correct": correct,
+            "first_correct": first_correct,
+            "changed": final != first,
+            "fixed": correct and not first_correct,
+            "broken": first_correct and not correct,
+            "rounds": max(len(trajectory.attempts) - 1, 0),
+            "unparsed": final is None,
+            "malformed_generations": trajectory.malformed,
+            "trajectory": render(task, record, trajectory.attempts, trajectory.feedbacks),
+        })
+    return pd.DataFrame(rows)
+
+
+def _accuracy(frame: pd.DataFrame, column: str = "correct") -> float | None:
+    return float(frame[column].mean() * 100) if len(frame) else None
+
+
+def summarise(frame: pd.DataFrame, task: Task) -> dict[str, Any]:
+    """Seen / unseen / total accuracy (micro averages, in %), and what self-improvement did."""
+    seen, unseen = frame[frame["seen"]], frame[~frame["seen"]]
+    buckets = {}
+    for bucket in task.seen_buckets + task.unseen_buckets:
+        part = frame[frame["bucket"] == bucket]
+        buckets[bucket] = {"total": int(len(part)), "correct": int(part["correct"].sum()),
+                           "acc": _accuracy(part) if len(part) else -1}
+    return {
+        "seen": _accuracy(seen),
+        "unseen": _accuracy(unseen),
+        "total": _accuracy(frame),
+        "first_attempt": {"seen": _accuracy(seen, "first_correct"), "unseen": _accuracy(unseen, "first_correct"),
+                          "total": _accuracy(frame, "first_correct")},
+        "pct_changed": _accuracy(frame, "changed"),
+        "pct_fixed": _accuracy(frame, "fixed"),
+        "pct_broken": _accuracy(frame, "broken"),
+        "mean_rounds": float(frame["rounds"].mean()) if len(frame) else None,
+        "unparsed_answers": int(frame["unparsed"].sum()),
+        "malformed_generations": int(frame["malformed_generations"].sum()),
+        "n": int(len(frame)),
+        "buckets": buckets,
+    }

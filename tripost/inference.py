@@ -1,0 +1,52 @@
+"""Self-improvement inference (spec §6.2, with the multi-turn bug of §9.28 fixed).
+
+Every question starts from the self-improve prompt. After each generation call, a question whose
+last feedback says "also correct" is done; one whose attempt lacks feedback is prompted with
+``...\\n<attempt>\\nFeedback:``; one whose last feedback names an error is prompted with
+``...\\n<attempt>\\nFeedback: <fb>\\nUpdated Answer: Let's think step by step.[ INFO]``.
+Only the latest attempt is carried forward, as in the original. At most ``max_calls`` calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tripost.generation import generate
+from tripost.tasks.base import Record, Task
+from tripost.trajectory import FEEDBACK, Trajectory, extend, updated_head
+
+
+def next_prompt(task: Task, record: Record, trajectory: Trajectory) -> tuple[str, str]:
+    """(prompt, what it asks for) for a question's next generation call."""
+    base = task.prompt(record)
+    if not trajectory.attempts:
+        return base, "attempt"
+    with_attempt = f"{base}\n{trajectory.last_attempt}\n{FEEDBACK}"
+    if trajectory.awaiting_feedback:
+        return with_attempt, "feedback"
+    return f"{with_attempt} {trajectory.feedbacks[-1]}\n{updated_head(task)}", "attempt"
+
+
+def self_improve(
+    model, tokenizer, task: Task, records: list[Record], cfg: dict[str, Any], seed: int,
+    attempt_only: bool = False,
+) -> list[Trajectory]:
+    """Run M on ``records``; one trajectory each. ``attempt_only`` stops after the first attempt."""
+    trajectories = [Trajectory() for _ in records]
+    active = list(range(len(records)))
+    for call in range(1 if attempt_only else cfg["max_calls"]):
+        if not active:
+            break
+        asks = [next_prompt(task, records[i], trajectories[i]) for i in active]
+        outputs = generate(
+            model, tokenizer, [prompt for prompt, _ in asks], cfg, seed + call,
+            desc=f"{task.name} call {call + 1}",
+        )
+        still = []
+        for i, (_, asked), output in zip(active, asks, outputs):
+            trajectory = trajectories[i]
+            usable = extend(trajectory, output, asked)
+            if usable and not trajectory.done:
+                still.append(i)
+        active = still
+    return trajectories

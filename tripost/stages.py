@@ -1,0 +1,206 @@
+"""One function per workflow stage: explicit inputs in, files out. Rules call these via scripts/.
+
+The model stages import torch and transformers inside the function, so that the light stages
+(splits, expert, data building) start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from tripost import bigbench, expert, improvement_data, io
+from tripost.tasks import get_task
+from tripost.tasks.base import Record
+from tripost.trajectory import Trajectory
+
+SPLITS = ("train", "val", "test", "extra_train")
+
+
+# ---- data -----------------------------------------------------------------------------------
+def fetch_bigbench(cache: Path) -> None:
+    bigbench.fetch_task_files(cache)
+
+
+def write_synthetic_word_sorting(out: Path, n_examples: int, seed: int) -> None:
+    io.write_json(out, bigbench.synthetic_word_sorting(n_examples, seed))
+
+
+def make_splits(task_name: str, cfg: dict[str, Any], source: Path | None, outputs: dict[str, Path]) -> dict[str, int]:
+    """The task's train / val / test / extra_train records, one JSONL each."""
+    task = get_task(task_name)
+    if source is None:
+        splits = task.make_splits(cfg)
+    else:
+        splits = task.make_splits(cfg, bigbench.load_examples(source))
+    limit = cfg.get("test_per_bucket")
+    if limit:
+        kept: dict[str, int] = {}
+        test = []
+        for record in splits["test"]:
+            if kept.get(record["bucket"], 0) < limit:
+                kept[record["bucket"]] = kept.get(record["bucket"], 0) + 1
+                test.append(record)
+        splits["test"] = test
+    for split in SPLITS:
+        io.write_jsonl(outputs[split], splits[split])
+    return {split: len(splits[split]) for split in SPLITS}
+
+
+def make_rationales(task_name: str, inputs: list[Path], out: Path) -> None:
+    """Gold rationales of every training-side record (train, val, extra_train)."""
+    task = get_task(task_name)
+    rows = [{"id": r["id"], "rationale": task.solve(r)} for path in inputs for r in io.read_jsonl(path)]
+    io.write_jsonl(out, rows)
+
+
+def _gold(path: Path) -> dict[str, str]:
+    return {row["id"]: row["rationale"] for row in io.read_jsonl(path)}
+
+
+def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab_size: int, out_dir: Path) -> None:
+    from tripost.tokenizer import train_tokenizer as build_tokenizer
+
+    task = get_task(task_name)
+    gold = _gold(rationales)
+    texts = [task.rationale_text(r, gold[r["id"]]) for path in records for r in io.read_jsonl(path)]
+    build_tokenizer(texts, task.phrases, vocab_size).save_pretrained(str(out_dir))
+
+
+# ---- models ---------------------------------------------------------------------------------
+def train_baseline(
+    task_name: str, records: list[Path], rationales: Path, tokenizer_dir: Path | None,
+    model_cfg: dict[str, Any], train_cfg: dict[str, Any], seed: int, out_dir: Path,
+) -> None:
+    """The "ft rationale" baseline: SFT on gold rationales (from scratch or from a HF model)."""
+    from tripost import training
+    from tripost.model import build_scratch_model, load, parameter_count
+
+    task = get_task(task_name)
+    gold = _gold(rationales)
+    rows = improvement_data.sft_rows(task, [r for path in records for r in io.read_jsonl(path)], gold)
+    if model_cfg.get("name_or_path"):
+        model, tokenizer = load(model_cfg["name_or_path"])
+    else:
+        tokenizer = load_tokenizer(tokenizer_dir)
+        model = build_scratch_model(tokenizer, model_cfg["scratch"], seed)
+    print(f"model: {parameter_count(model):,} parameters; {len(rows)} training texts", flush=True)
+    stats = training.train(model, tokenizer, rows, out_dir, train_cfg, weight=1.0, seed=seed)
+    io.write_json(out_dir / "train_stats.json", stats)
+
+
+def load_tokenizer(path: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def train_iteration(
+    model_dir: Path, data: Path, train_cfg: dict[str, Any], weight: float, min_rows: int, seed: int, out_dir: Path
+) -> None:
+    """Weighted SFT of the previous checkpoint on one iteration's data (spec §5.7)."""
+    rows = io.read_jsonl(data)
+    if len(rows) < max(min_rows, 1):
+        # Too little data: like the original, the loop stops improving; the checkpoint carries over.
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        io.write_json(out_dir / "train_stats.json", {"skipped": True, "examples": len(rows), "min_data_length": min_rows})
+        print(f"only {len(rows)} examples (< {min_rows}): checkpoint carried over untrained", flush=True)
+        return
+    from tripost import training
+    from tripost.model import load
+
+    model, tokenizer = load(model_dir)
+    stats = training.train(model, tokenizer, rows, out_dir, train_cfg, weight=weight, seed=seed)
+    io.write_json(out_dir / "train_stats.json", stats)
+
+
+# ---- TriPosT iteration ----------------------------------------------------------------------
+def _trajectory_json(record: Record, trajectory: Trajectory, pass_index: int) -> dict[str, Any]:
+    return {"id": record["id"], "pass": pass_index, "attempts": trajectory.attempts,
+            "feedbacks": trajectory.feedbacks, "malformed": trajectory.malformed}
+
+
+def rollout(
+    task_name: str, model_dir: Path, window: list[Record], cfg: dict[str, Any], attempt_only: bool,
+    seed: int, out: Path,
+) -> dict[str, Any]:
+    """M's trajectories on the collection window, ``passes`` times with seeds seed+40+i."""
+    from tripost import inference
+    from tripost.model import load
+
+    task = get_task(task_name)
+    model, tokenizer = load(model_dir)
+    rows = []
+    for pass_index in range(cfg["passes"]):
+        trajectories = inference.self_improve(
+            model, tokenizer, task, window, cfg, seed=seed + 40 + pass_index, attempt_only=attempt_only
+        )
+        rows += [_trajectory_json(r, t, pass_index) for r, t in zip(window, trajectories)]
+    io.write_jsonl(out, rows)
+    return {"trajectories": len(rows), "malformed": sum(r["malformed"] for r in rows)}
+
+
+def collection_window(records: list[Record], window: int | None, iteration: int) -> list[Record]:
+    """The questions of iteration ``iteration`` (1-based; spec §5.2 with itr = iteration - 1)."""
+    n = len(records)
+    size = min(window or n, n)
+    start = (((iteration - 1) * size) % n // size) * size
+    return records[start: start + size]
+
+
+def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, out: Path) -> None:
+    """The expert's verdict on every trajectory: kept as is, to edit (where, with what), dropped."""
+    task = get_task(task_name)
+    rows = []
+    for row in io.read_jsonl(rollouts):
+        trajectory = Trajectory(row["attempts"], row["feedbacks"], row["malformed"])
+        located = expert.locate_edit(task, records[row["id"]], trajectory, max_words)
+        rows.append({"id": row["id"], "pass": row["pass"], **located})
+    io.write_jsonl(out, rows)
+
+
+def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], out: Path) -> None:
+    """The expert's improvement of every trajectory that needs one."""
+    task = get_task(task_name)
+    rows = []
+    for row in io.read_jsonl(feedback_rows):
+        improved = expert.improve(task, records[row["id"]], row)
+        rows.append({"id": row["id"], "pass": row["pass"], **improved})
+    io.write_jsonl(out, rows)
+
+
+def build_improvement_data(
+    task_name: str, improvements: Path, window: list[Record], rationales: Path, cfg: dict[str, Any],
+    seed: int, out_data: Path, out_counts: Path,
+) -> None:
+    task = get_task(task_name)
+    data, counts = improvement_data.build_iteration_data(
+        task, window, _gold(rationales), io.read_jsonl(improvements), cfg, seed
+    )
+    io.write_jsonl(out_data, data)
+    io.write_json(out_counts, counts)
+
+
+# ---- evaluation -----------------------------------------------------------------------------
+def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
+             out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+    from tripost import inference
+    from tripost.evaluation import evaluation_frame, summarise
+    from tripost.model import load
+
+    task = get_task(task_name)
+    model, tokenizer = load(model_dir)
+    started = time.time()
+    trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
+    frame = evaluation_frame(task, test, trajectories)
+    summary = summarise(frame, task) | {"seconds": time.time() - started, "checkpoint": str(model_dir)}
+    out_pickle.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_pickle, "wb") as handle:
+        pickle.dump(frame, handle)
+    io.write_json(out_summary, summary)
+    print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total", "seconds")}), flush=True)
+    return summary
