@@ -1,12 +1,18 @@
 # TriPosT (Yu et al., NAACL 2024), rebuilt end to end: raw data -> tables and figures.
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+sys.path.insert(0, workflow.basedir)
+
+from tripost.settings import string_iteration_keys  # noqa: E402
 
 
 configfile: "config.yaml"
 
 
+string_iteration_keys(config)
 validate(config, "schemas/config.schema.yaml")
 
 

@@ -1,8 +1,4 @@
 # Paths, settings and input functions shared by every rule.
-import sys
-
-sys.path.insert(0, workflow.basedir)
-
 from tripost.settings import iteration_config, task_config  # noqa: E402
 
 R = config["results"]
@@ -26,9 +22,15 @@ def tcfg(wildcards):
     return task_config(config, wildcards.task)
 
 
-def icfg(wildcards):
-    """The tripost settings of the job's task and iteration."""
-    return iteration_config(config, wildcards.task, int(wildcards.iteration))
+def icfg(*keys):
+    """Params function: the given tripost settings of the job's task and iteration (only those,
+    so that changing another setting does not rerun the job)."""
+
+    def settings(wildcards):
+        block = iteration_config(config, wildcards.task, int(wildcards.iteration))
+        return {key: block[key] for key in keys}
+
+    return settings
 
 
 def split_file(task, split):

@@ -12,7 +12,7 @@ rule rollouts:
     benchmark:
         f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg,
+        tripost=icfg("collect_window", "attempt_only_first", "rollout"),
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -35,7 +35,7 @@ rule feedback:
     benchmark:
         f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
-        max_words=lambda wc: icfg(wc)["max_attempt_words"],
+        tripost=icfg("max_attempt_words"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -79,7 +79,7 @@ rule improvement_data:
     benchmark:
         f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg,
+        tripost=icfg("collect_window", "improve_data_ratio", "max_data_length", "min_data_length"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -101,7 +101,7 @@ rule tripost_checkpoint:
     benchmark:
         f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg,
+        tripost=icfg("training", "self_improve_section_weight", "min_data_length"),
     threads: config["threads"]
     resources:
         mem_mb=8000,

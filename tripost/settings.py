@@ -18,13 +18,30 @@ def merged(base: dict[str, Any], *layers: dict[str, Any] | None) -> dict[str, An
     return out
 
 
+def canonical(value: Any) -> Any:
+    """Dicts with their keys sorted, recursively: rule params then compare equal whatever the
+    key order of the config file (Snakemake reruns a job when its params change)."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def string_iteration_keys(config: dict[str, Any]) -> None:
+    """YAML reads ``iterations: {3: ...}`` with an int key; make it the string the schema expects."""
+    iterations = config.get("overrides", {}).get("iterations")
+    if iterations:
+        config["overrides"]["iterations"] = {str(k): v for k, v in iterations.items()}
+
+
 def task_config(config: dict[str, Any], task: str) -> dict[str, Any]:
     """The whole config as it applies to ``task`` (``overrides.tasks.<task>`` applied)."""
-    return merged(config, config.get("overrides", {}).get("tasks", {}).get(task))
+    return canonical(merged(config, config.get("overrides", {}).get("tasks", {}).get(task)))
 
 
 def iteration_config(config: dict[str, Any], task: str, iteration: int) -> dict[str, Any]:
     """The ``tripost`` block for one task and iteration (``overrides.iterations.<t>`` applied)."""
     tc = task_config(config, task)
     per_iteration = tc.get("overrides", {}).get("iterations", {})
-    return merged(tc["tripost"], per_iteration.get(iteration, per_iteration.get(str(iteration))))
+    return canonical(merged(tc["tripost"], per_iteration.get(str(iteration))))
