@@ -11,5 +11,5 @@ with job(sm):
     cfg = sm.params.tripost
     stages.train_iteration(
         Path(sm.input.model), Path(sm.input.data), cfg["training"], cfg["self_improve_section_weight"], cfg["min_data_length"],
-        seed=int(sm.wildcards.seed) + 1000 * int(sm.wildcards.iteration), out_dir=Path(sm.output[0]),
+        seed=stages.iteration_seed(int(sm.wildcards.seed), int(sm.wildcards.iteration)), out_dir=Path(sm.output[0]),
     )

@@ -124,24 +124,32 @@ def _trajectory_json(record: Record, trajectory: Trajectory, pass_index: int) ->
             "feedbacks": trajectory.feedbacks, "malformed": trajectory.malformed}
 
 
-def rollout(
-    task_name: str, model_dir: Path, window: list[Record], cfg: dict[str, Any], attempt_only: bool,
-    seed: int, out: Path,
-) -> dict[str, Any]:
-    """M's trajectories on the collection window, ``passes`` times with seeds seed+40+i."""
+def rollout(task_name: str, model_dir: Path, train: Path, cfg: dict[str, Any], iteration: int, seed: int, out: Path) -> dict[str, Any]:
+    """M's trajectories on iteration ``iteration``'s window, ``passes`` times (seeds +40+i).
+
+    Iteration 1 samples attempts only from the baseline when ``attempt_only_first`` (spec §5.3).
+    """
     from tripost import inference
     from tripost.model import load
 
     task = get_task(task_name)
+    window = collection_window(io.read_jsonl(train), cfg["collect_window"], iteration)
+    attempt_only = iteration == 1 and cfg["attempt_only_first"]
     model, tokenizer = load(model_dir)
     rows = []
-    for pass_index in range(cfg["passes"]):
+    for pass_index in range(cfg["rollout"]["passes"]):
         trajectories = inference.self_improve(
-            model, tokenizer, task, window, cfg, seed=seed + 40 + pass_index, attempt_only=attempt_only
+            model, tokenizer, task, window, cfg["rollout"], seed=iteration_seed(seed, iteration) + 40 + pass_index,
+            attempt_only=attempt_only,
         )
         rows += [_trajectory_json(r, t, pass_index) for r, t in zip(window, trajectories)]
     io.write_jsonl(out, rows)
     return {"trajectories": len(rows), "malformed": sum(r["malformed"] for r in rows)}
+
+
+def iteration_seed(seed: int, iteration: int) -> int:
+    """The seed of one iteration's sampling and data building, derived from the run's seed."""
+    return seed + 1000 * iteration
 
 
 def collection_window(records: list[Record], window: int | None, iteration: int) -> list[Record]:
@@ -174,12 +182,13 @@ def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record],
 
 
 def build_improvement_data(
-    task_name: str, improvements: Path, window: list[Record], rationales: Path, cfg: dict[str, Any],
+    task_name: str, improvements: Path, train: Path, rationales: Path, cfg: dict[str, Any], iteration: int,
     seed: int, out_data: Path, out_counts: Path,
 ) -> None:
     task = get_task(task_name)
+    window = collection_window(io.read_jsonl(train), cfg["collect_window"], iteration)
     data, counts = improvement_data.build_iteration_data(
-        task, window, _gold(rationales), io.read_jsonl(improvements), cfg, seed
+        task, window, _gold(rationales), io.read_jsonl(improvements), cfg, iteration_seed(seed, iteration)
     )
     io.write_jsonl(out_data, data)
     io.write_json(out_counts, counts)

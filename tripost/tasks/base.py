@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from abc import ABC, abstractmethod
 from typing import Any
@@ -71,3 +72,11 @@ def last_answer_line(text: str) -> str:
 def search_answer(pattern: str, text: str) -> str | None:
     match = re.search(pattern, last_answer_line(text))
     return match.group(1) if match else None
+
+
+def split_off_validation(pool: list[Record], n_val: int, seed: int) -> tuple[list[Record], list[Record]]:
+    """(train, validation): ``n_val`` records of ``pool`` drawn at random, file order kept."""
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    val_ids = set(order[:n_val])
+    return [r for i, r in enumerate(pool) if i not in val_ids], [r for i, r in enumerate(pool) if i in val_ids]

@@ -14,7 +14,7 @@ from tripost.tasks.arithmetic_expr import (
     reduction_chain,
     split_groups,
 )
-from tripost.tasks.base import Record, Task, search_answer
+from tripost.tasks.base import Record, Task, search_answer, split_off_validation
 
 INFO = (
     "Recall that the order of operations in mathematics is as follows: (1) Parentheses, "
@@ -89,12 +89,7 @@ class MultistepArithmetic(Task):
                 not seen and trial < test_trials
             ):
                 test.append(_record(expr, depth, length, f"bb{trial}"))
-        rng = random.Random(cfg["split_seed"])
-        order = list(range(len(pool)))
-        rng.shuffle(order)
-        val_ids = set(order[: cfg["n_val"]])
-        train = [r for i, r in enumerate(pool) if i not in val_ids]
-        val = [r for i, r in enumerate(pool) if i in val_ids]
+        train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
         taken = {r["question"] for r in pool + test}
         extra: list[Record] = []
         extra_stream = bigbench_stream(
@@ -105,7 +100,7 @@ class MultistepArithmetic(Task):
             if record["question"] not in taken:
                 taken.add(record["question"])
                 extra.append(record)
-        rng.shuffle(extra)
+        random.Random(cfg["extra_seed"]).shuffle(extra)
         extra = extra[: cfg["n_extra_train"]]
         return {"train": train, "val": val, "test": test, "extra_train": extra}
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tripost.formats import FINAL_PREFIX, StepError
-from tripost.tasks.base import Record, Task, search_answer
+from tripost.tasks.base import Record, Task, search_answer, split_off_validation
 from tripost.tasks.word_sorting_verifier import first_error
 
 ORDINALS = (
@@ -141,12 +141,7 @@ class WordSorting(Task):
                 if not has_prefix_pair(words):
                     records[part].append(_record(words, f"{part}{idx}"))
         pool = [r for r in records["train"] if len(r["meta"]["words"]) <= cfg["max_train_words"]]
-        rng = random.Random(cfg["split_seed"])
-        order = list(range(len(pool)))
-        rng.shuffle(order)
-        val_ids = set(order[: cfg["n_val"]])
-        train = [r for i, r in enumerate(pool) if i not in val_ids]
-        val = [r for i, r in enumerate(pool) if i in val_ids]
+        train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
         extra = _extra_lists(records["train"], records["test"], pool, cfg)
         return {"train": train, "val": val, "test": records["test"], "extra_train": extra}
 
