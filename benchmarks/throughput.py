@@ -1,0 +1,60 @@
+"""Training and generation throughput of the scratch model (run on demand, not in the tests).
+
+    .venv/bin/python benchmarks/throughput.py [--hidden 256] [--layers 4] [--threads 2]
+
+Prints training tokens/s (bf16 autocast and fp32) through the real Trainer path, and generation
+tokens/s of the batched KV-cache decoder, for the model sizes of the configs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from tripost.generation import generate
+from tripost.model import build_scratch_model, parameter_count
+from tripost.tasks.multistep_arithmetic import MultistepArithmetic
+from tripost.tokenizer import train_tokenizer
+from tripost.training import train
+
+SPLIT = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials=30, n_val=50, split_seed=0,
+             extra_seed=1, n_extra_train=800)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    task = MultistepArithmetic()
+    records = task.make_splits(SPLIT)["extra_train"]
+    rows = [{"text": task.rationale_text(r, task.solve(r)), "prompt_chars": len(task.prompt(r)), "weight_start": None}
+            for r in records]
+    tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)
+    arch = {"hidden_size": args.hidden, "intermediate_size": args.hidden * 8 // 3 // 16 * 16,
+            "num_layers": args.layers, "num_heads": max(args.hidden // 64, 2), "max_positions": 2048}
+    for bf16 in (True, False):
+        model = build_scratch_model(tokenizer, arch, seed=0)
+        cfg = {"max_length": 1024, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "cosine",
+               "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": bf16}
+        with tempfile.TemporaryDirectory() as tmp:
+            stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
+        print(f"train  params={parameter_count(model):,} bf16={bf16}: {stats['tokens_per_second']:.0f} tokens/s")
+    prompts = [task.prompt(r) for r in records[:256]]
+    for batch in (32, 128, 256):
+        decode = {"batch_size": batch, "max_new_tokens": 256, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
+        started = time.time()
+        outputs = generate(model, tokenizer, prompts, decode, seed=0)
+        seconds = time.time() - started
+        tokens = sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs)
+        print(f"decode batch={batch}: {tokens / seconds:.0f} new tokens/s ({seconds:.1f} s for {len(prompts)} prompts)")
+
+
+if __name__ == "__main__":
+    main()
