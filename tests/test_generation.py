@@ -30,6 +30,12 @@ def test_greedy_equals_transformers_generate():
         assert text == tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+def test_bf16_autocast_decoding_runs_and_matches_length_limits():
+    model, tokenizer = setup()
+    out = generate(model, tokenizer, ["Q: 1", "Q: 12345 abc"], dict(CFG, bf16=True), seed=0)
+    assert len(out) == 2 and all(len(tokenizer(o)["input_ids"]) <= 13 for o in out)
+
+
 def test_sampling_is_seeded_and_applied():
     model, tokenizer = setup()
     cfg = dict(CFG, do_sample=True, temperature=1.5)

@@ -40,7 +40,9 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
                  cfg: dict[str, Any], generator: torch.Generator | None) -> list[list[int]]:
     """New token ids per row (EOS excluded), for a left-padded batch."""
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
-    cache = StaticCache(config=model.config, max_cache_len=input_ids.size(1) + room)
+    # bf16 autocast writes bf16 keys into an fp32 static cache, which fails: keep a growing cache then
+    autocast = torch.is_autocast_enabled(input_ids.device.type)
+    cache = None if autocast else StaticCache(config=model.config, max_cache_len=input_ids.size(1) + room)
     out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
                 use_cache=True)
     past, logits = out.past_key_values, out.logits[:, -1]
