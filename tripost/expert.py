@@ -92,11 +92,8 @@ def improve(task: Task, record: Record, located: dict[str, Any]) -> dict[str, An
     """Apply the improvement to an edit: the trajectory becomes M's attempts up to the edit point,
     the expert feedback, the improved attempt and its "all correct" feedback."""
     if located["outcome"] in ("directly_correct", "self_improved"):
-        attempts = located["attempts"]
-        feedbacks = located["feedbacks"][: len(attempts)]
-        if len(feedbacks) < len(attempts):
-            feedbacks = feedbacks + [correct_feedback(last_top_step(attempts[-1]))]
-        return {"outcome": located["outcome"], "attempts": attempts, "feedbacks": feedbacks}
+        # locate_edit already closed the trajectory with a final feedback
+        return {"outcome": located["outcome"], "attempts": located["attempts"], "feedbacks": located["feedbacks"]}
     if located["outcome"] != "to_edit":
         return {"outcome": located["outcome"]}
     index = located["edit_index"]

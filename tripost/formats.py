@@ -83,7 +83,3 @@ def parse_feedback(feedback: str) -> ParsedFeedback | None:
     if match is None:
         return None
     return ParsedFeedback(step=match.group(1), part=match.group(2).strip())
-
-
-def attempt_lines(attempt: str) -> list[str]:
-    return [line for line in attempt.split("\n") if line.strip()]

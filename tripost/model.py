@@ -41,7 +41,3 @@ def load(path: str | Path, dtype: torch.dtype | None = None):
 
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
