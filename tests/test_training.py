@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from tripost.generation import generate
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
 from tripost.training import IGNORE, Collator, encode_example, train, weighted_loss
@@ -75,3 +76,16 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     assert stats["examples"] == 16 and stats["dropped_too_long"] == 0
     assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "tokenizer.json").exists()
     assert loss_now() < 0.5 * before
+
+
+def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path):
+    tokenizer = tiny_tokenizer()
+    model = build_scratch_model(tokenizer, ARCH, seed=0)
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    rows = [{"text": prompt + "\n(1) xy", "prompt_chars": len(prompt), "weight_start": None}] * 8
+    cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "constant",
+           "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": True}
+    train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)
+    assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.dtype == torch.float32
+    gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
+    assert len(generate(model, tokenizer, [prompt], gen_cfg, seed=0)) == 1

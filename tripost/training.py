@@ -133,6 +133,8 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         model=model, args=args, train_dataset=ListDataset(items), data_collator=Collator(tokenizer.pad_token_id)
     )
     result = trainer.train()
+    # drop the mixed-precision forward wrapper, so the caller gets back a plain fp32 model
+    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     trainer.save_model(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     n_tokens = sum(len(i["input_ids"]) for i in items)
