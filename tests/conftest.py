@@ -4,9 +4,12 @@ tests that compare against it skip cleanly when it is absent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
+
+from tripost.formats import scripted_error_feedback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "tripost-data"
@@ -24,3 +27,22 @@ MSA_SPLIT_CFG = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials
                      split_seed=0, extra_seed=1234, n_extra_train=200, test_per_bucket=None)
 WS_SPLIT_CFG = dict(max_train_words=7, n_val=10, split_seed=0, extra_seed=1234, n_extra_train=50,
                     test_per_bucket=None)
+
+
+def check_planted_errors(task, records: Iterable[dict], plant: Callable) -> tuple[int, set[int]]:
+    """Plant an error at every step position of each record's gold rationale (``plant`` returns
+    ``(attempt, expected feedback)`` or None); assert the verifier finds it with that exact text.
+    Returns how many were checked, and at which positions."""
+    checked, positions = 0, set()
+    for record in records:
+        for position in range(len(task.solve(record).split("\n"))):
+            planted = plant(record, position)
+            if planted is None:
+                continue
+            attempt, expected = planted
+            error = task.first_error(record, attempt)
+            assert error is not None, (attempt, expected)
+            assert scripted_error_feedback(error) == expected
+            checked += 1
+            positions.add(position)
+    return checked, positions

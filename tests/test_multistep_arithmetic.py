@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from conftest import MSA_SPLIT_CFG, published
-from tripost.formats import scripted_error_feedback
+from conftest import MSA_SPLIT_CFG, check_planted_errors, published
 from tripost.tasks.arithmetic_expr import evaluate, fully_parenthesise, reduction_chain
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 
@@ -119,18 +118,8 @@ def _planted(record, position: int, rng: random.Random):
 
 def test_planted_error_found_at_every_position(splits):
     rng = random.Random(0)
-    checked = 0
-    for record in splits["train"][:60] + splits["test"][::9]:
-        n_lines = len(TASK.solve(record).split("\n"))
-        for position in range(n_lines):
-            planted = _planted(record, position, rng)
-            if planted is None:
-                continue
-            attempt, expected = planted
-            error = TASK.first_error(record, attempt)
-            assert error is not None, (attempt, expected)
-            assert scripted_error_feedback(error) == expected
-            checked += 1
+    records = splits["train"][:60] + splits["test"][::9]
+    checked, _ = check_planted_errors(TASK, records, lambda record, position: _planted(record, position, rng))
     assert checked > 400
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import WS_SPLIT_CFG, published
+from conftest import WS_SPLIT_CFG, check_planted_errors, published
 from tripost.bigbench import synthetic_word_sorting
 from tripost.formats import scripted_error_feedback
 from tripost.tasks.word_sorting import ORDINALS, WordSorting, _record, has_prefix_pair
@@ -127,19 +127,8 @@ def _planted(record, position: int, rng: random.Random):
 
 def test_planted_error_found_at_every_position(splits):
     rng = random.Random(0)
-    checked, positions = 0, set()
-    for record in splits["train"] + splits["test"]:
-        n_lines = len(TASK.solve(record).split("\n"))
-        for position in range(n_lines):
-            planted = _planted(record, position, rng)
-            if planted is None:
-                continue
-            attempt, expected = planted
-            error = TASK.first_error(record, attempt)
-            assert error is not None, attempt
-            assert scripted_error_feedback(error) == expected
-            checked += 1
-            positions.add(position)
+    records = splits["train"] + splits["test"]
+    checked, positions = check_planted_errors(TASK, records, lambda record, position: _planted(record, position, rng))
     assert checked > 500 and len(positions) >= 6
 
 
