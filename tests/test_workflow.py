@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -79,6 +80,13 @@ def test_micro_run_outputs_are_well_formed(micro_run):
     assert "ft rationale" in table and "TriPosT (t=3)" in table
     for task in tasks:
         assert f"{task} seen" in table
+    iterations = pd.read_csv(micro_run / "tables" / "iterations.csv")
+    main = pd.read_csv(micro_run / "tables" / "main.csv").set_index("method")
+    for row in iterations.itertuples():
+        summary = json.loads((micro_run / "eval" / row.task / "seed0" / f"{row.checkpoint}.json").read_text())
+        for metric in ("seen", "unseen", "total"):
+            assert getattr(row, metric) == pytest.approx(summary[metric])
+            assert main.loc[row.method, f"{row.task} {metric}"] == pytest.approx(summary[metric], abs=0.05)
     assert (micro_run / "figures" / "accuracy_by_iteration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for task in tasks:
         for checkpoint in ("baseline", "iter1", "iter2", "iter3"):

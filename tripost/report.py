@@ -39,7 +39,8 @@ def long_table(summaries: list[Path], counts: list[Path]) -> pd.DataFrame:
         row.update({k: summary[k] for k in ("pct_changed", "pct_fixed", "pct_broken", "mean_rounds")})
         if (task, seed, checkpoint) in counts_by_key:
             c = counts_by_key[(task, seed, checkpoint)]
-            row.update({k: c[k] for k in ("num_improvement", "num_non_improvement", "num_ground_truth", "total")})
+            row.update({k: c[k] for k in ("num_improvement", "num_non_improvement", "num_ground_truth")})
+            row["num_train_examples"] = c["total"]  # not "total": that column is the accuracy
         rows.append(row)
     return pd.DataFrame(rows)
 
