@@ -1,10 +1,13 @@
-"""Batched KV-cache generation: equal to transformers' greedy generate; sampling reproducible."""
+"""Batched KV-cache generation: equal to transformers' greedy generate; sampling reproducible;
+rows end at a rejected line or in a loop; finished rows leave the batch without changing the rest."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
-from tripost.generation import generate
+from tripost.generation import generate, in_loop
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
 
@@ -50,3 +53,73 @@ def test_context_limit_respected():
     out = generate(model, tokenizer, ["a" * 70, "b"], dict(CFG, max_new_tokens=100), seed=0)
     assert out[0] == ""  # the prompt fills the context: nothing generated, no crash
     assert len(tokenizer(out[1])["input_ids"]) <= 64
+
+
+# A tiny model fitted (plain Adam, a few seconds) to continue each prompt in a known way, so that
+# greedy decoding has lines, loops and early EOS to work on.
+FITTED = {"Q: 1": "\nab\ncd\nef\ngh", "Q: 2": "\nxy xy xy xy xy xy xy xy xy xy xy xy xy xy xy xy xy xy",
+          "Q: 3": "\nfe", "Q: 4": "\nhgf\nedc\nba"}
+
+
+@functools.cache
+def fitted_model():
+    texts = [prompt + rest for prompt, rest in FITTED.items()]
+    tokenizer = train_tokenizer(texts, [], 0)
+    model = build_scratch_model(tokenizer, {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2,
+                                            "num_heads": 2, "max_positions": 128}, seed=1)
+    encoded = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
+    width = max(map(len, encoded))
+    ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in encoded])
+    labels = torch.tensor([e + [-100] * (width - len(e)) for e in encoded])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        optimizer.zero_grad()
+        model(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+    return model.eval(), tokenizer
+
+
+def test_fitted_rows_finish_at_different_steps_and_still_equal_transformers_generate():
+    model, tokenizer = fitted_model()
+    prompts = list(FITTED) * 3  # rows ending at 3 to 50 tokens: finished rows leave the batch
+    cfg = dict(CFG, batch_size=12, max_new_tokens=60)
+    ours = generate(model, tokenizer, prompts, cfg, seed=0)
+    assert ours[:4] == list(FITTED.values())  # the fit worked
+    for prompt, text in zip(prompts, ours):
+        encoded = tokenizer(prompt, return_tensors="pt")
+        out = model.generate(**encoded, max_new_tokens=60, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+        assert text == tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_a_row_ends_after_the_first_line_the_reader_rejects():
+    model, tokenizer = fitted_model()
+    asked = []
+
+    def stop(index: int, text: str) -> bool:
+        asked.append((index, text))
+        return index == 0 and text.count("\n") == 3
+
+    out = generate(model, tokenizer, ["Q: 1", "Q: 4"], dict(CFG, max_new_tokens=60), seed=0, stop_after_line=stop)
+    assert out == ["\nab\ncd\n", FITTED["Q: 4"]]
+    assert (0, "\nab\n") in asked and (1, "\nhgf\nedc\n") in asked
+
+
+def test_a_row_in_a_loop_ends_early_and_others_are_unchanged():
+    model, tokenizer = fitted_model()
+    cfg = dict(CFG, max_new_tokens=60)
+    plain = generate(model, tokenizer, ["Q: 2", "Q: 4"], cfg, seed=0)
+    cut = generate(model, tokenizer, ["Q: 2", "Q: 4"], dict(cfg, loop_window=16), seed=0)
+    assert plain[0] == FITTED["Q: 2"] and plain[1] == cut[1] == FITTED["Q: 4"]
+    assert plain[0].startswith(cut[0]) and 16 <= len(cut[0]) < len(plain[0])
+
+
+def test_in_loop_finds_cycles_up_to_a_quarter_of_the_window():
+    rows = torch.tensor([
+        [7] * 16,                  # period 1
+        [1, 2, 3] * 5 + [1],       # period 3
+        [1, 2, 3, 4, 5] * 3 + [1],  # period 5 > 16 / 4
+        list(range(16)),           # no cycle
+        [1, 2] * 7 + [1, 3],       # broken at the end
+    ])
+    assert in_loop(rows).tolist() == [True, True, False, False, False]

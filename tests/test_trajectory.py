@@ -7,7 +7,7 @@ import random
 
 from tripost.formats import correct_feedback, parse_feedback, scripted_error_feedback, StepError
 from tripost.improvement_data import build_iteration_data, rebalance_turns
-from tripost.inference import next_prompt
+from tripost.inference import next_prompt, reading_stops
 from tripost.tasks.multistep_arithmetic import INFO, MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
 from tripost.trajectory import Trajectory, extend, ground_truth_row, render, to_turns
@@ -66,6 +66,28 @@ def test_extend_counts_malformed_generations_without_crashing():
         extend(trajectory, generated, asked)
         assert trajectory.malformed == malformed, generated
         assert trajectory.attempts == attempts, generated
+
+
+def test_reading_stops_exactly_where_extend_stops():
+    cases = [
+        ("\n(1) fine step\nthis line has no kind\n", "attempt", True),
+        ("\n(1) fine step\n", "attempt", False),
+        ("\n(1) a\n(Final response) So the answer is 3.\nFeedback: ok\nUpdated Answer: x\n", "attempt", False),
+        ("\n(1) a\n(Final response) So the answer is 3.\nFeedback: ok\n(2) step after feedback\n", "attempt", True),
+        (" anything at all\n", "feedback", False),
+        (" ok\n(1) a step with no Updated Answer before it\n", "feedback", True),
+    ]
+    for text, asked, stops in cases:
+        trajectory = Trajectory(attempts=[WRONG]) if asked == "feedback" else Trajectory()
+        before = (list(trajectory.attempts), trajectory.malformed)
+        assert reading_stops(trajectory, text, asked) is stops, text
+        assert (trajectory.attempts, trajectory.malformed) == before  # the probe leaves the trajectory alone
+        # cutting a generation after a line where reading stops changes nothing that is read
+        if stops:
+            full, cut = Trajectory(*before[:1]), Trajectory(*before[:1])
+            extend(full, text + "(3) more text after the cut\n", asked)
+            extend(cut, text, asked)
+            assert full == cut
 
 
 def test_next_prompts():

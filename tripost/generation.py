@@ -4,16 +4,23 @@ A plain decoding loop over the model's own forward with a ``StaticCache`` (alloc
 batch, so a step does not copy the whole cache as a growing cache does): for the small default
 model the per-step overhead of ``model.generate`` costs more than the model itself, and large
 batches amortise the per-step cost. Greedy, or sampling with temperature and top-p.
+
+A row stops at EOS, at ``max_new_tokens``, at the end of a line that the caller's
+``stop_after_line`` rejects (the reader would stop there anyway, so what it reads is the same),
+or, when ``cfg["loop_window"]`` is set, once its last ``loop_window`` tokens are one cycle of at
+most a quarter of that length repeated (``placebo placebo placebo ...``): a greedy loop that
+would otherwise run to ``max_new_tokens`` without changing what is read but a longer tail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
 import torch
 from tqdm import tqdm
-from transformers import StaticCache
+from transformers import DynamicCache, StaticCache
 
 
 def _autocast(model, enabled: bool):
@@ -35,42 +42,101 @@ def pick_tokens(logits: torch.Tensor, cfg: dict[str, Any], generator: torch.Gene
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+def in_loop(recent: torch.Tensor) -> torch.Tensor:
+    """Rows of ``recent`` (rows x window tokens) that repeat one cycle of at most window / 4 tokens."""
+    width = recent.size(1)
+    looping = torch.zeros(recent.size(0), dtype=torch.bool)
+    for period in range(1, width // 4 + 1):
+        looping |= (recent[:, period:] == recent[:, :-period]).all(dim=1)
+    return looping
+
+
+def _prefill(model, input_ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, cache,
+             rows_per_chunk: int = 16):
+    """Run the prompts into ``cache`` a few rows at a time; the logits at their last position.
+
+    A padded batch's attention matrices grow with rows x width x cache length; chunks of rows
+    keep them small (about twice as fast on CPU for 128 prompts of ~1000 tokens).
+    """
+    logits, chunks = [], []
+    for start in range(0, input_ids.size(0), rows_per_chunk):
+        rows = slice(start, start + rows_per_chunk)
+        out = model(input_ids=input_ids[rows], attention_mask=attention[rows], position_ids=positions[rows],
+                    use_cache=True, logits_to_keep=1)
+        logits.append(out.logits[:, -1])
+        chunks.append(out.past_key_values)
+    for index in range(len(chunks[0].layers)):
+        cache.update(torch.cat([chunk.layers[index].keys for chunk in chunks]),
+                     torch.cat([chunk.layers[index].values for chunk in chunks]), index)
+    return cache, torch.cat(logits)
+
+
+def _keep_rows(cache, keep: torch.Tensor) -> None:
+    """Drop the cache's rows not in ``keep`` (static or growing cache alike)."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys[keep], layer.values[keep]
+
+
 @torch.no_grad()
 def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: int, eos_id: int,
-                 cfg: dict[str, Any], generator: torch.Generator | None) -> list[list[int]]:
-    """New token ids per row (EOS excluded), for a left-padded batch."""
+                 cfg: dict[str, Any], generator: torch.Generator | None,
+                 line_ended: Callable[[int, list[int]], bool] | None = None,
+                 newline_ids: torch.Tensor | None = None) -> list[list[int]]:
+    """New token ids per row (EOS excluded), for a left-padded batch.
+
+    ``line_ended(row, tokens)`` is asked after each token in ``newline_ids``; True ends the row.
+    Finished rows leave the batch once they are a quarter of it, so that a step costs only the
+    rows still running (a step's cost grows with the batch). With sampling, the random stream
+    therefore depends on when rows finish; greedy decoding is unaffected.
+    """
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
     # bf16 autocast writes bf16 keys into an fp32 static cache, which fails: keep a growing cache then
     autocast = torch.is_autocast_enabled(input_ids.device.type)
-    cache = None if autocast else StaticCache(config=model.config, max_cache_len=input_ids.size(1) + room)
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
-                use_cache=True)
-    past, logits = out.past_key_values, out.logits[:, -1]
+    cache = (DynamicCache(config=model.config) if autocast
+             else StaticCache(config=model.config, max_cache_len=input_ids.size(1) + room))
+    past, logits = _prefill(model, input_ids, attention, positions, cache)
     last_position = positions[:, -1:]
-    finished = torch.zeros(input_ids.size(0), dtype=torch.bool, device=input_ids.device)
-    steps = []
-    for _ in range(room):
-        token = pick_tokens(logits, cfg, generator)
-        token = torch.where(finished, torch.full_like(token, eos_id), token)
-        steps.append(token)
+    table = torch.full((input_ids.size(0), room), eos_id, dtype=torch.long)
+    rows = torch.arange(input_ids.size(0))  # the batch row of each row still decoded
+    finished = torch.zeros(rows.size(0), dtype=torch.bool)
+    for step in range(room):
+        token = pick_tokens(logits, cfg, generator).cpu()
+        running = ~finished
+        table[rows[running], step] = token[running]
         finished |= token == eos_id
-        if bool(finished.all()) or len(steps) == room:
+        if line_ended is not None:
+            for at in torch.nonzero(torch.isin(token, newline_ids) & ~finished).flatten().tolist():
+                row = int(rows[at])
+                if line_ended(row, table[row, : step + 1].tolist()):
+                    finished[at] = True
+        window = cfg.get("loop_window") or 0
+        if window and step + 1 >= window and (step + 1) % 8 == 0:
+            finished |= in_loop(table[rows, step + 1 - window: step + 1])
+        if bool(finished.all()) or step == room - 1:
             break
         attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
         last_position = last_position + 1
-        out = model(input_ids=token[:, None], attention_mask=attention, position_ids=last_position,
-                    past_key_values=past, use_cache=True)
+        if 4 * int(finished.sum()) >= finished.size(0):
+            keep = torch.nonzero(~finished).flatten()
+            _keep_rows(past, keep.to(attention.device))
+            rows, finished, token = rows[keep], finished[keep], token[keep]
+            attention, last_position = attention[keep.to(attention.device)], last_position[keep.to(attention.device)]
+        out = model(input_ids=token[:, None].to(attention.device), attention_mask=attention,
+                    position_ids=last_position, past_key_values=past, use_cache=True)
         past, logits = out.past_key_values, out.logits[:, -1]
-    table = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in range(input_ids.size(0))]
-    return [row[: row.index(eos_id)] if eos_id in row else row for row in table]
+    return [row[: row.index(eos_id)] if eos_id in row else row for row in table.tolist()]
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: int, desc: str = "generate") -> list[str]:
+def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: int, desc: str = "generate",
+             stop_after_line: Callable[[int, str], bool] | None = None) -> list[str]:
     """One continuation per prompt (special tokens removed); stops at EOS or ``max_new_tokens``.
 
-    ``cfg``: ``batch_size``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``bf16``.
+    ``cfg``: ``batch_size``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``bf16``,
+    optionally ``loop_window``.
     Prompts are sorted by length so that a batch pads little; the output order is the input order.
+    ``stop_after_line(i, text)``, if given, is asked whenever a line of prompt ``i``'s continuation
+    ends (``text``: the continuation up to that line break); True ends the continuation.
     """
     model.eval()
     device = model.device
@@ -81,6 +147,7 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
     generator = torch.Generator(device=device).manual_seed(seed) if cfg["do_sample"] else None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     batches = [order[i: i + cfg["batch_size"]] for i in range(0, len(order), cfg["batch_size"])]
+    newline_ids = _newline_ids(tokenizer) if stop_after_line else None
     for batch in tqdm(batches, desc=desc, mininterval=10):
         width = max(len(encoded[i]) for i in batch)
         room = min(cfg["max_new_tokens"], limit - width)
@@ -91,9 +158,20 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
         for row, i in enumerate(batch):
             input_ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
             attention[row, width - len(encoded[i]):] = 1
+        line_ended = None
+        if stop_after_line is not None:
+            def line_ended(row: int, tokens: list[int], batch: list[int] = batch) -> bool:
+                text = tokenizer.decode(tokens, skip_special_tokens=True)
+                return stop_after_line(batch[row], text[: text.rfind("\n") + 1])
         with _autocast(model, cfg["bf16"]):
             new_tokens = decode_batch(model, input_ids.to(device), attention.to(device), room,
-                                      tokenizer.eos_token_id, cfg, generator)
+                                      tokenizer.eos_token_id, cfg, generator, line_ended, newline_ids)
         for i, tokens in zip(batch, new_tokens):
             outputs[i] = tokenizer.decode(tokens, skip_special_tokens=True)
     return outputs
+
+
+def _newline_ids(tokenizer) -> torch.Tensor:
+    """Ids of the vocabulary's tokens that contain a line break."""
+    pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    return torch.tensor([i for i, piece in enumerate(pieces) if "\n" in piece], dtype=torch.long)

@@ -5,10 +5,13 @@ last feedback says "also correct" is done; one whose attempt lacks feedback is p
 ``...\\n<attempt>\\nFeedback:``; one whose last feedback names an error is prompted with
 ``...\\n<attempt>\\nFeedback: <fb>\\nUpdated Answer: Let's think step by step.[ INFO]``.
 Only the latest attempt is carried forward, as in the original. At most ``max_calls`` calls.
+A generation is cut at its first line that ``extend`` would not read (the same trajectory,
+without decoding hundreds of tokens that are thrown away).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from tripost.generation import generate
@@ -27,6 +30,13 @@ def next_prompt(task: Task, record: Record, trajectory: Trajectory) -> tuple[str
     return f"{with_attempt} {trajectory.feedbacks[-1]}\n{updated_head(task)}", "attempt"
 
 
+def reading_stops(trajectory: Trajectory, text: str, asked: str) -> bool:
+    """Whether ``extend`` stops reading inside ``text`` (complete lines) before its end."""
+    probe = copy.deepcopy(trajectory)
+    extend(probe, text, asked)
+    return probe.malformed > trajectory.malformed
+
+
 def self_improve(
     model, tokenizer, task: Task, records: list[Record], cfg: dict[str, Any], seed: int,
     attempt_only: bool = False,
@@ -41,6 +51,8 @@ def self_improve(
         outputs = generate(
             model, tokenizer, [prompt for prompt, _ in asks], cfg, seed + call,
             desc=f"{task.name} call {call + 1}",
+            stop_after_line=lambda k, text, active=active, asks=asks: reading_stops(
+                trajectories[active[k]], text, asks[k][1]),
         )
         still = []
         for i, (_, asked), output in zip(active, asks, outputs):
