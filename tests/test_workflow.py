@@ -102,6 +102,13 @@ def test_micro_run_outputs_are_well_formed(micro_run):
             counts = json.loads((folder / "counts.json").read_text())
             assert counts["total"] == sum(1 for _ in open(folder / "train.jsonl"))
             assert sum(counts["outcomes"].values()) == sum(1 for _ in open(folder / "rollouts.jsonl"))
+            stats = json.loads((micro_run / "models" / task / "seed0" / f"iter{t}" / "train_stats.json").read_text())
+            if counts["enough_data"]:
+                assert stats["examples"] + stats["dropped_too_long"] == counts["total"]
+            else:
+                assert stats["skipped"] and stats["examples"] == 0
+            if task == "word_sorting":  # its micro model learns the format: every iteration really trains
+                assert counts["outcomes"].get("edited", 0) > 0 and stats["examples"] > 0 and not stats.get("skipped")
     for rule in ("baseline", "evaluate", "rollouts"):
         assert any((micro_run / "benchmarks" / rule).iterdir())
 
