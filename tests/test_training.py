@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import torch
 
 from tripost.generation import generate
@@ -89,3 +93,18 @@ def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path)
     assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.dtype == torch.float32
     gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
     assert len(generate(model, tokenizer, [prompt], gen_cfg, seed=0)) == 1
+
+
+def test_tokenizer_ids_do_not_depend_on_the_process_hash_seed():
+    script = (
+        "from tripost.tasks.word_sorting import WordSorting\n"
+        "from tripost.tokenizer import train_tokenizer\n"
+        "t = train_tokenizer(['Q: 12 ab -3\\n'], WordSorting().phrases, 40)\n"
+        "print(sorted(t.get_vocab().items(), key=lambda kv: kv[1]))\n"
+    )
+    vocabularies = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(vocabularies) == 1 and "The first letter:" in vocabularies.pop()

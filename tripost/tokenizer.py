@@ -48,7 +48,9 @@ def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: in
         vocab_size=vocab_size, special_tokens=list(SPECIAL.values()), show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    all_phrases = sorted(set(FEEDBACK_PHRASES) | set(phrases), key=len, reverse=True)
+    # longest first (a phrase inside a longer one must not split it); ties by text, so that the ids
+    # do not depend on the set's order (string hashing is randomised per process)
+    all_phrases = sorted(set(FEEDBACK_PHRASES) | set(phrases), key=lambda p: (-len(p), p))
     tokenizer.add_tokens([AddedToken(p, normalized=False) for p in all_phrases])
     bos = SPECIAL["bos_token"]
     tokenizer.post_processor = processors.TemplateProcessing(
