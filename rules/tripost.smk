@@ -101,7 +101,7 @@ rule tripost_checkpoint:
     benchmark:
         f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg("training", "self_improve_section_weight", "min_data_length"),
+        tripost=icfg("training", "self_improve_section_weight", "mask_before_feedback", "min_data_length"),
     threads: config["threads"]
     resources:
         mem_mb=8000,

@@ -8,8 +8,7 @@ from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    cfg = sm.params.tripost
     stages.train_iteration(
-        Path(sm.input.model), Path(sm.input.data), cfg["training"], cfg["self_improve_section_weight"], cfg["min_data_length"],
+        Path(sm.input.model), Path(sm.input.data), sm.params.tripost,
         seed=stages.iteration_seed(int(sm.wildcards.seed), int(sm.wildcards.iteration)), out_dir=Path(sm.output[0]),
     )

@@ -8,7 +8,8 @@ from tripost.report import long_table, main_table
 
 def _summary(seen: float, unseen: float, total: float) -> dict:
     metrics = {"seen": seen, "unseen": unseen, "total": total}
-    return metrics | {"first_attempt": metrics, "pct_changed": 1.0, "pct_fixed": 0.5, "pct_broken": 0.0,
+    first = {key: value + 1 for key, value in metrics.items()}  # distinct, to catch a mix-up
+    return metrics | {"first_attempt": first, "pct_changed": 1.0, "pct_fixed": 0.5, "pct_broken": 0.0,
                       "mean_rounds": 0.2}
 
 
@@ -24,4 +25,6 @@ def test_accuracy_columns_come_from_the_summaries_not_the_counts(tmp_path):
     assert frame.loc["iter1", "num_improvement"] == 15 and frame.loc["baseline", "total"] == 12.0
     table = main_table(frame.reset_index())
     assert table.loc["TriPosT (t=1)", "word_sorting total"] == "16.0"
-    assert table.loc["ft rationale", "word_sorting seen"] == "30.0"
+    assert table.loc["ft rationale", "word_sorting seen"] == "31.0"  # attempt only, as the paper
+    assert table.loc["ft rationale (SI inference)", "word_sorting seen"] == "30.0"
+    assert list(table.index) == ["ft rationale", "ft rationale (SI inference)", "TriPosT (t=1)"]

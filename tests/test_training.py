@@ -11,7 +11,7 @@ import torch
 from tripost.generation import generate
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
-from tripost.training import IGNORE, Collator, encode_example, train, weighted_loss
+from tripost.training import IGNORE, Collator, encode_example, mask_before_weighted, train, weighted_loss
 
 ARCH = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_positions": 256}
 
@@ -33,6 +33,19 @@ def test_labels_and_weights_exact():
     assert item["labels"][8:] == item["input_ids"][8:]  # rationale, feedback and EOS learned
     assert item["weights"] == [1.0] * 14 + [1.5] * 5  # from "\n" before "Feedback:" to EOS
     assert tokens[14] == "\n" and tokens[15] == "Feedback: "
+
+
+def test_masking_before_feedback_leaves_only_the_weighted_section_in_the_loss():
+    tokenizer = tiny_tokenizer()
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    text = prompt + "\n(1) x\nFeedback: ok"
+    row = mask_before_weighted({"text": text, "prompt_chars": len(prompt), "weight_start": text.index("\nFeedback:")})
+    item = encode_example(tokenizer, text, row["prompt_chars"], row["weight_start"], 1.5)
+    assert item["labels"][:14] == [IGNORE] * 14  # prompt and M's attempt "\n(1) x": context only
+    assert item["labels"][14:] == item["input_ids"][14:]  # "\nFeedback: ok</s>" learned, weight w
+    assert [w for w, label in zip(item["weights"], item["labels"]) if label != IGNORE] == [1.5] * 5
+    gold = {"text": text, "prompt_chars": len(prompt), "weight_start": None}
+    assert mask_before_weighted(gold) == gold  # ground-truth rationales keep their whole loss
 
 
 def test_no_weight_without_feedback_section():

@@ -99,11 +99,11 @@ def load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def train_iteration(
-    model_dir: Path, data: Path, train_cfg: dict[str, Any], weight: float, min_rows: int, seed: int, out_dir: Path
-) -> None:
-    """Weighted SFT of the previous checkpoint on one iteration's data (spec §5.7)."""
+def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
+    """Weighted SFT of the previous checkpoint on one iteration's data (spec §5.7); ``cfg`` is
+    the iteration's ``tripost`` block."""
     rows = io.read_jsonl(data)
+    min_rows = cfg["min_data_length"]
     if len(rows) < max(min_rows, 1):
         # Too little data: like the original, the loop stops improving; the checkpoint carries over.
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
@@ -113,8 +113,10 @@ def train_iteration(
     from tripost import training
     from tripost.model import load
 
+    if cfg["mask_before_feedback"]:
+        rows = [training.mask_before_weighted(row) for row in rows]
     model, tokenizer = load(model_dir)
-    stats = training.train(model, tokenizer, rows, out_dir, train_cfg, weight=weight, seed=seed)
+    stats = training.train(model, tokenizer, rows, out_dir, cfg["training"], weight=cfg["self_improve_section_weight"], seed=seed)
     io.write_json(out_dir / "train_stats.json", stats)
 
 

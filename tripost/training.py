@@ -21,6 +21,14 @@ from transformers import Trainer, TrainingArguments
 IGNORE = -100
 
 
+def mask_before_weighted(row: dict[str, Any]) -> dict[str, Any]:
+    """The original's ``mask_before_att_start_text``: no loss before the weighted section, so an
+    improvement example trains the feedback and the update but not M's own wrong attempt."""
+    if row.get("weight_start") is None:
+        return row
+    return {**row, "prompt_chars": row["weight_start"]}
+
+
 def encode_example(
     tokenizer, text: str, prompt_chars: int, weight_start: int | None, weight: float
 ) -> dict[str, list]:
