@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: run test lint dry-run clean
+.PHONY: run test fetch lint dry-run clean
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
+
+# The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
+# `make run` fetches them itself; the tests that need them skip without them.
+fetch: $(STAMP)
+	$(VENV)/bin/python -c "from pathlib import Path; from tripost.bigbench import fetch_task_files; fetch_task_files(Path('.cache/bigbench'))"
 
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tripost.tasks.base import Task
+from tripost.tasks.logical_deduction import LogicalDeduction
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MultistepArithmetic, WordSorting)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MultistepArithmetic, WordSorting, LogicalDeduction)}
 
 
 def get_task(name: str) -> Task:

@@ -1,0 +1,173 @@
+"""BIG-Bench logical-deduction puzzles: reading the paragraph, and solving it.
+
+A puzzle places N objects (3, 5 or 7) on one axis: books or birds from left to right, vehicles
+from oldest to newest, fruits from most to least expensive, golfers from first to last. Every
+statement is either an order (``before``: a comes nearer the axis' first end than b) or a fixed
+place (``at``: a is at position p, 1 = the first end). Every BIG-Bench puzzle has exactly one
+consistent ordering (the tests check all 1500).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NUMBER_WORDS = {"three": 3, "five": 5, "seven": 7}
+ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One of the five puzzle settings: the axis' two ends and the statement grammar."""
+
+    plural: str  # "books", as the paragraph counts them
+    singular: str
+    ends: tuple[str, str]  # the axis from position 1 to position N
+    people: bool  # golfers are named without "the"
+    # (pattern, relation): relation "before" (group 1 nearer the first end than group 2),
+    # "after", or an absolute place: ("first", k) = k-th from the first end, ("last", k).
+    orders: tuple[tuple[str, str], ...]
+    places: tuple[tuple[str, tuple[str, int] | None], ...]
+
+
+def _places(first_words: dict[str, int], last_words: dict[str, int], template: str) -> tuple:
+    table = [(template.format(word=w), ("first", k)) for w, k in first_words.items()]
+    return tuple(table + [(template.format(word=w), ("last", k)) for w, k in last_words.items()])
+
+
+_ORD_FIRST = {"second": 2, "third": 3, "fourth": 4}
+DOMAINS = {
+    "books": Domain(
+        "books", "book", ("left", "right"), False,
+        ((r"The (.+) is to the left of the (.+)", "before"), (r"The (.+) is to the right of the (.+)", "after")),
+        _places({"leftmost": 1, **{f"{w} from the left": k for w, k in _ORD_FIRST.items()}},
+                {"rightmost": 1, **{f"{w} from the right": k for w, k in _ORD_FIRST.items()}},
+                r"The (.+) is the {word}"),
+    ),
+    "fruits": Domain(
+        "fruits", "fruit", ("most expensive", "least expensive"), False,
+        ((r"The (.+) are more expensive than the (.+)", "before"), (r"The (.+) are less expensive than the (.+)", "after")),
+        _places({"most expensive": 1, **{f"{w}-most expensive": k for w, k in _ORD_FIRST.items()}},
+                {"cheapest": 1, **{f"{w}-cheapest": k for w, k in _ORD_FIRST.items()}},
+                r"The (.+) are the {word}"),
+    ),
+    "vehicles": Domain(
+        "vehicles", "vehicle", ("oldest", "newest"), False,
+        ((r"The (.+) is older than the (.+)", "before"), (r"The (.+) is newer than the (.+)", "after")),
+        _places({"oldest": 1, **{f"{w}-oldest": k for w, k in _ORD_FIRST.items()}},
+                {"newest": 1, **{f"{w}-newest": k for w, k in _ORD_FIRST.items()}},
+                r"The (.+) is the {word}"),
+    ),
+    "golfers": Domain(
+        "golfers", "golfer", ("first", "last"), True,
+        ((r"(.+) finished above (.+)", "before"), (r"(.+) finished below (.+)", "after")),
+        _places({"first": 1, **dict(_ORD_FIRST)}, {"last": 1, "second-to-last": 2, "third-to-last": 3},
+                r"(.+) finished {word}"),
+    ),
+}
+DOMAINS["birds"] = Domain("birds", "bird", *[getattr(DOMAINS["books"], f) for f in ("ends", "people", "orders", "places")])
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One sentence of the paragraph (or one option), read."""
+
+    text: str  # the sentence without its final period
+    kind: str  # "before" or "at"
+    a: str
+    b: str | None = None  # "before": a comes before b
+    position: int | None = None  # "at": 1-based from the first end
+    from_end: int = 0  # "at": 0 when counted from the first end, 1 from the last
+
+
+@dataclass(frozen=True)
+class Puzzle:
+    domain: Domain
+    intro: str  # "On a shelf, there are three books"
+    listing: str  # "a black book, an orange book, and a blue book"
+    objects: tuple[str, ...]  # names without articles, in the paragraph's order
+    statements: tuple[Statement, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.objects)
+
+
+def _split_listing(listing: str) -> list[str]:
+    items = re.split(r", and |, | and ", listing)
+    return [re.sub(r"^(a|an) ", "", item.strip()) for item in items]
+
+
+def read_statement(sentence: str, domain: Domain, objects: tuple[str, ...]) -> Statement:
+    """One sentence (with or without its final period) as a Statement; ValueError if unknown."""
+    text = sentence.strip().removesuffix(".")
+    n = len(objects)
+    for pattern, relation in domain.orders:
+        match = re.fullmatch(pattern, text)
+        if match and match.group(1) in objects and match.group(2) in objects:
+            a, b = match.group(1), match.group(2)
+            return Statement(text, "before", *((a, b) if relation == "before" else (b, a)))
+    for pattern, (end, k) in domain.places:
+        match = re.fullmatch(pattern, text)
+        if match and match.group(1) in objects:
+            position = k if end == "first" else n + 1 - k
+            return Statement(text, "at", match.group(1), position=position, from_end=int(end == "last"))
+    raise ValueError(f"cannot read the statement {sentence!r}")
+
+
+def read_puzzle(paragraph: str) -> Puzzle:
+    """The BIG-Bench ``input`` paragraph of a puzzle, read."""
+    head, rest = paragraph.strip().split(": ", 1)
+    listing, statements = rest.split(". ", 1)
+    plural = head.split()[-1]
+    if plural not in DOMAINS:
+        raise ValueError(f"unknown puzzle setting {head!r}")
+    domain = DOMAINS[plural]
+    objects = tuple(_split_listing(listing))
+    if len(objects) != NUMBER_WORDS.get(head.split()[-2], -1):
+        raise ValueError(f"the paragraph lists {len(objects)} objects: {head!r}")
+    sentences = [s for s in re.split(r"(?<=\.) ", statements.strip()) if s]
+    return Puzzle(domain, head, listing, objects, tuple(read_statement(s, domain, objects) for s in sentences))
+
+
+def holds(statement: Statement, order: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``statement`` holds for the complete ordering ``order``."""
+    if statement.kind == "at":
+        return order.index(statement.a) + 1 == statement.position
+    return order.index(statement.a) < order.index(statement.b)
+
+
+def solutions(puzzle: Puzzle, limit: int = 2) -> list[tuple[str, ...]]:
+    """The orderings consistent with every statement (at most ``limit``), by backtracking over
+    positions 1..N with the fixed places and the orders checked as soon as both ends are placed."""
+    fixed = {s.position: s.a for s in puzzle.statements if s.kind == "at"}
+    orders = [(s.a, s.b) for s in puzzle.statements if s.kind == "before"]
+    found: list[tuple[str, ...]] = []
+
+    def extend(prefix: list[str]) -> None:
+        if len(found) >= limit:
+            return
+        if len(prefix) == puzzle.n:
+            found.append(tuple(prefix))
+            return
+        position = len(prefix) + 1
+        for name in puzzle.objects:
+            if name in prefix or fixed.get(position, name) != name:
+                continue
+            if any(s.kind == "at" and s.a == name and s.position != position for s in puzzle.statements):
+                continue
+            # every object that must come before `name` is placed already
+            if any(b == name and a not in prefix for a, b in orders):
+                continue
+            extend(prefix + [name])
+
+    extend([])
+    return found
+
+
+def solve(puzzle: Puzzle) -> tuple[str, ...]:
+    """The one consistent ordering; ValueError when there is none or more than one."""
+    found = solutions(puzzle)
+    if len(found) != 1:
+        raise ValueError(f"the puzzle has {len(found)} consistent orderings (at least)")
+    return found[0]
