@@ -1,5 +1,7 @@
 # Paths, settings and input functions shared by every rule.
+from tripost.bigbench import TASK_FILES as BIGBENCH_FILES  # noqa: E402
 from tripost.settings import iteration_config, task_config  # noqa: E402
+from tripost.tasks import get_task  # noqa: E402
 
 R = config["results"]
 TASKS = config["tasks"]
@@ -37,13 +39,12 @@ def split_file(task, split):
     return f"{R}/data/{task}/{split}.jsonl"
 
 
-def bigbench_source(wildcards):
-    """The BIG-Bench task file a task's splits are made from (none for generated tasks)."""
-    if wildcards.task == "multistep_arithmetic":
-        return []
+def bigbench_sources(wildcards):
+    """The BIG-Bench task files a task's splits are made from (none for generated tasks)."""
+    files = get_task(wildcards.task).bigbench_files
     if config["bigbench"]["source"] == "synthetic":
-        return f"{R}/data/synthetic_bigbench/{wildcards.task}.json"
-    return f"{config['bigbench']['cache']}/{wildcards.task}/task.json"
+        return [f"{R}/data/synthetic_bigbench/{relative}" for relative in files]
+    return [f"{config['bigbench']['cache']}/{relative}" for relative in files]
 
 
 def tokenizer_dir(wildcards):

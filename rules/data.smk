@@ -3,7 +3,7 @@
 
 rule fetch_bigbench:
     output:
-        f"{config['bigbench']['cache']}/word_sorting/task.json",
+        [f"{config['bigbench']['cache']}/{relative}" for relative in BIGBENCH_FILES],
     log:
         f"{R}/logs/fetch_bigbench.log",
     benchmark:
@@ -20,11 +20,11 @@ rule fetch_bigbench:
 
 rule synthetic_bigbench:
     output:
-        f"{R}/data/synthetic_bigbench/{{task}}.json",
+        f"{R}/data/synthetic_bigbench/{{name}}/task.json",
     log:
-        f"{R}/logs/synthetic_bigbench/{{task}}.log",
+        f"{R}/logs/synthetic_bigbench/{{name}}.log",
     benchmark:
-        f"{R}/benchmarks/synthetic_bigbench/{{task}}.tsv"
+        f"{R}/benchmarks/synthetic_bigbench/{{name}}.tsv"
     params:
         n_examples=config["bigbench"]["synthetic_examples"],
     threads: 1
@@ -39,7 +39,7 @@ rule synthetic_bigbench:
 
 rule splits:
     input:
-        source=bigbench_source,
+        sources=bigbench_sources,
     output:
         **{split: split_file("{task}", split) for split in SPLITS},
     log:

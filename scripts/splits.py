@@ -8,6 +8,5 @@ from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    source = Path(sm.input.source) if sm.input.get("source") else None
     outputs = {name: Path(sm.output[name]) for name in stages.SPLITS}
-    print(stages.make_splits(sm.wildcards.task, sm.params.data, source, outputs))
+    print(stages.make_splits(sm.wildcards.task, sm.params.data, [Path(p) for p in sm.input.sources], outputs))

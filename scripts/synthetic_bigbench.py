@@ -7,4 +7,6 @@ from tripost import stages
 from tripost.snake import job
 
 with job(snakemake):  # noqa: F821 - provided by Snakemake
-    stages.write_synthetic_word_sorting(Path(snakemake.output[0]), snakemake.params.n_examples, seed=0)  # noqa: F821
+    stages.write_synthetic_task(
+        f"{snakemake.wildcards.name}/task.json", Path(snakemake.output[0]), snakemake.params.n_examples, seed=0  # noqa: F821
+    )

@@ -207,24 +207,39 @@ def test_valid_content_asks_the_final_response_to_state_its_option():
     assert not TASK.has_valid_content(record, gold.replace("The black book is the leftmost.", "The blue book is the leftmost."))
 
 
-def test_splits_sizes_buckets_and_determinism():
+def test_splits_are_the_papers_training_puzzles_and_the_rest_is_test():
     examples = _bigbench()
-    cfg = {"split_seed": 0, "n_train_pool": 400, "n_val": 40}
-    splits = TASK.make_splits(cfg, examples)
-    assert len(splits["train"]) == 360 and len(splits["val"]) == 40 and len(splits["test"]) == 400 + 700
-    assert all(r["seen"] and r["bucket"] in ("3", "5") for r in splits["train"] + splits["val"])
+    cfg = {"extra_seed": 1, "n_extra_train": 60}
+    splits = TASK.make_splits(cfg, examples[3], examples[5], examples[7])
+    assert len(splits["train"]) == 360 and len(splits["val"]) == 40 and len(splits["test"]) == 1500 - 400
+    assert sum(r["bucket"] == "3" for r in splits["train"]) == 183  # spec §1.3: 183 three-, 177 five-object
+    assert sum(r["bucket"] == "3" for r in splits["val"]) == 20
+    assert all(r["seen"] and r["bucket"] in ("3", "5") for r in splits["train"] + splits["val"] + splits["extra_train"])
     assert sum(not r["seen"] for r in splits["test"]) == 700
-    assert not {r["id"] for r in splits["test"]} & {r["id"] for r in splits["train"] + splits["val"]}
-    assert [r["id"] for r in TASK.make_splits(cfg, examples)["train"]] == [r["id"] for r in splits["train"]]
-    assert {r["id"] for r in TASK.make_splits(dict(cfg, split_seed=1), examples)["val"]} != {r["id"] for r in splits["val"]}
+    questions = {split: {(r["question"], tuple(r["meta"]["options"])) for r in rows} for split, rows in splits.items()}
+    assert not questions["test"] & (questions["train"] | questions["val"] | questions["extra_train"])
+    assert len(questions["extra_train"]) == 60
+    again = TASK.make_splits(cfg, examples[3], examples[5], examples[7])
+    assert [r["question"] for r in again["extra_train"]] == [r["question"] for r in splits["extra_train"]]
+    for record in splits["extra_train"]:  # generated puzzles: one ordering, solvable by the rationale
+        assert TASK.first_error(record, TASK.solve(record)) is None
+
+
+def test_training_puzzles_are_the_published_ones():
+    rows = (published("training/logical_deduction/logical_deduction_baseline_rationale_3-5.jsonl")
+            + published("validation/logical_deduction/logical_deduction_baseline_rationale_3-5_val.jsonl"))
+    examples = _bigbench()
+    splits = TASK.make_splits({"extra_seed": 1, "n_extra_train": 0}, examples[3], examples[5], examples[7])
+    ours = [TASK.prompt(r) for r in splits["train"] + splits["val"]]
+    assert ours == [re.split(r"(?<=exactly 1 object\.)\n", row["text"], maxsplit=1)[0] for row in rows]
 
 
 def test_prompts_agree_with_the_published_questions():
-    """Where a published question is a BIG-Bench puzzle of bigbench==1.0.0, our prompt is the
-    published text's prompt, options in the same order."""
+    """Every published question is a BIG-Bench puzzle: our prompt is the published text's prompt,
+    options in the same order ("motorcyle" respelled as the published data has it)."""
     rows = (published("training/logical_deduction/logical_deduction_baseline_rationale_3-5.jsonl")
             + published("validation/logical_deduction/logical_deduction_baseline_rationale_3-5_val.jsonl"))
     ours = {TASK.prompt(r) for r in _records(_bigbench())}
     prompts = [re.split(r"(?<=exactly 1 object\.)\n", row["text"], maxsplit=1)[0] for row in rows]
     agree = sum(p in ours for p in prompts)
-    assert len(rows) == 400 and agree == 370  # the other 30 are worded differently in bigbench==1.0.0
+    assert len(rows) == 400 and agree == 400

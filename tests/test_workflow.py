@@ -75,7 +75,7 @@ def micro_run(tmp_path_factory):
 
 
 def test_micro_run_outputs_are_well_formed(micro_run):
-    tasks = ("multistep_arithmetic", "word_sorting")
+    tasks = ("multistep_arithmetic", "word_sorting", "logical_deduction")
     table = (micro_run / "tables" / "main.md").read_text()
     assert "ft rationale" in table and "TriPosT (t=3)" in table
     for task in tasks:
@@ -111,7 +111,7 @@ def test_micro_run_outputs_are_well_formed(micro_run):
                 assert stats["examples"] + stats["dropped_too_long"] == counts["total"]
             else:
                 assert stats["skipped"] and stats["examples"] == 0
-            if task == "word_sorting":  # its micro model learns the format: every iteration really trains
+            if task != "multistep_arithmetic":  # these micro models learn the format: every iteration trains
                 assert counts["outcomes"].get("edited", 0) > 0 and stats["examples"] > 0 and not stats.get("skipped")
     for rule in ("baseline", "evaluate", "rollouts"):
         assert any((micro_run / "benchmarks" / rule).iterdir())
@@ -121,6 +121,6 @@ def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_pa
     path = write_config(tmp_path, "changed.yaml", lambda c: c.update(
         results=str(micro_run), overrides={"iterations": {3: {"improve_data_ratio": 2.0}}}))
     counts = job_counts(snakemake("-n", "--configfile", str(path)).stdout)
-    assert counts["improvement_data"] == 2 and counts["tripost_checkpoint"] == 2
-    assert counts["evaluate"] == 2  # the two iteration-3 checkpoints only
+    assert counts["improvement_data"] == 3 and counts["tripost_checkpoint"] == 3
+    assert counts["evaluate"] == 3  # the three tasks' iteration-3 checkpoints only
     assert "baseline" not in counts and "rollouts" not in counts and "splits" not in counts

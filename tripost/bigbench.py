@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import subprocess
 import sys
 import tarfile
@@ -17,13 +18,13 @@ from pathlib import Path
 
 SDIST = "bigbench-1.0.0.tar.gz"
 SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
-TASK_FILES = {
-    "word_sorting": "word_sorting/task.json",
-    "date_understanding": "date_understanding/task.json",
-    "logical_deduction_three_objects": "logical_deduction/three_objects/task.json",
-    "logical_deduction_five_objects": "logical_deduction/five_objects/task.json",
-    "logical_deduction_seven_objects": "logical_deduction/seven_objects/task.json",
-}
+TASK_FILES = (
+    "word_sorting/task.json",
+    "date_understanding/task.json",
+    "logical_deduction/three_objects/task.json",
+    "logical_deduction/five_objects/task.json",
+    "logical_deduction/seven_objects/task.json",
+)
 MEMBER_PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 
 
@@ -62,7 +63,7 @@ def download_sdist(directory: Path) -> Path:
 def fetch_task_files(cache: Path) -> dict[str, Path]:
     """The task JSON files under ``cache`` (downloading and extracting them if needed)."""
     cache.mkdir(parents=True, exist_ok=True)
-    wanted = {name: cache / rel for name, rel in TASK_FILES.items()}
+    wanted = {rel: cache / rel for rel in TASK_FILES}
     if all(p.exists() for p in wanted.values()):
         return wanted
     local = cache / SDIST
@@ -77,11 +78,11 @@ def fetch_task_files(cache: Path) -> dict[str, Path]:
         if sha256(sdist) != SDIST_SHA256:
             raise FetchError(f"{sdist} does not have the expected sha256 {SDIST_SHA256}.\n{offline_help(cache)}")
         with tarfile.open(sdist) as archive:
-            for name, rel in TASK_FILES.items():
+            for rel in TASK_FILES:
                 member = archive.getmember(MEMBER_PREFIX + rel)
                 data = archive.extractfile(member).read()
-                wanted[name].parent.mkdir(parents=True, exist_ok=True)
-                wanted[name].write_bytes(data)
+                wanted[rel].parent.mkdir(parents=True, exist_ok=True)
+                wanted[rel].write_bytes(data)
     return wanted
 
 
@@ -98,6 +99,25 @@ def synthetic_word_sorting(n_examples: int, seed: int) -> dict:
         words = [pseudo_word(rng) for _ in range(rng.choice([2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 9, 12, 17]))]
         examples.append({"input": " ".join(words), "target": " ".join(sorted(words))})
     return {"name": "word_sorting", "examples": examples}
+
+
+def synthetic_logical_deduction(n_objects: int, n_examples: int, seed: int) -> dict:
+    """A BIG-Bench-shaped ``logical_deduction`` file of new puzzles of our generator."""
+    from tripost.tasks.logical_deduction_puzzle import generate_example
+
+    rng = random.Random(seed * 10 + n_objects)
+    return {"name": "logical_deduction", "examples": [generate_example(rng, n_objects) for _ in range(n_examples)]}
+
+
+def synthetic_task(relative: str, n_examples: int, seed: int) -> dict:
+    """The synthetic stand-in of one BIG-Bench task file (no download: micro runs and tests)."""
+    if relative == "word_sorting/task.json":
+        return synthetic_word_sorting(n_examples, seed)
+    sizes = {"three": 3, "five": 5, "seven": 7}
+    match = re.fullmatch(r"logical_deduction/(three|five|seven)_objects/task\.json", relative)
+    if match:
+        return synthetic_logical_deduction(sizes[match.group(1)], n_examples, seed)
+    raise KeyError(f"no synthetic stand-in for {relative}")
 
 
 def load_examples(path: Path) -> list[dict]:

@@ -26,17 +26,15 @@ def fetch_bigbench(cache: Path) -> None:
     bigbench.fetch_task_files(cache)
 
 
-def write_synthetic_word_sorting(out: Path, n_examples: int, seed: int) -> None:
-    io.write_json(out, bigbench.synthetic_word_sorting(n_examples, seed))
+def write_synthetic_task(relative: str, out: Path, n_examples: int, seed: int) -> None:
+    io.write_json(out, bigbench.synthetic_task(relative, n_examples, seed))
 
 
-def make_splits(task_name: str, cfg: dict[str, Any], source: Path | None, outputs: dict[str, Path]) -> dict[str, int]:
-    """The task's train / val / test / extra_train records, one JSONL each."""
+def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], outputs: dict[str, Path]) -> dict[str, int]:
+    """The task's train / val / test / extra_train records, one JSONL each, from its BIG-Bench
+    files (``sources``, in the order of ``task.bigbench_files``; none for a generated task)."""
     task = get_task(task_name)
-    if source is None:
-        splits = task.make_splits(cfg)
-    else:
-        splits = task.make_splits(cfg, bigbench.load_examples(source))
+    splits = task.make_splits(cfg, *[bigbench.load_examples(path) for path in sources])
     limit = cfg.get("test_per_bucket")
     if limit:
         kept: dict[str, int] = {}

@@ -23,6 +23,9 @@ class Task(ABC):
     phrases: tuple[str, ...] = ()
     # Whether the expert's "right answer" short-cut also asks for valid content (spec §3).
     shortcut_checks_content: bool = False
+    # The BIG-Bench task files the splits are made from (paths inside bigbench/benchmark_tasks);
+    # make_splits(cfg, *examples) gets their examples in this order. None: a generated task.
+    bigbench_files: tuple[str, ...] = ()
 
     @abstractmethod
     def question_block(self, record: Record) -> str:

@@ -20,18 +20,23 @@ differs is the error, with a reason taken from the puzzle's statements.
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 from tripost.formats import FINAL_PREFIX, STEP_ID, StepError
 from tripost.tasks.base import Record, Task, search_answer, split_off_validation
-from tripost.tasks.logical_deduction_puzzle import Puzzle, Statement, read_puzzle, solve
+from tripost.tasks.logical_deduction_puzzle import (
+    DOMAINS, INTROS, VOCABULARY, Puzzle, Statement, generate_example, read_puzzle, solve,
+)
 
 LD_INFO = 'Let "??" represents 0 or more objects, and "?" represents exactly 1 object.'
 PREFIX = ("The following paragraphs each describe a set of {n} objects arranged in a fixed order. "
           "The statements are logically consistent within each paragraph.")
 SIZES = {3: "three", 5: "five", 7: "seven"}
+PAPER_SPLIT = Path(__file__).resolve().parent.parent / "data" / "logical_deduction_paper_split.json"
 LETTERS = "ABCDEFG"
 
 
@@ -62,28 +67,45 @@ def _options(record: Record) -> list[str]:
     return record["meta"]["options"]
 
 
+def _phrases() -> tuple[str, ...]:
+    """The fixed text of the puzzles and of our rationale, each one token of the scratch model:
+    the preamble, settings, object names, statement grammar, and the rationale's own phrases."""
+    fixed = [PREFIX.format(n=word) for word in SIZES.values()] + [LD_INFO, "Options:", " So the answer is",
+             "There are in total ", "Position ", "So the ordering is", '" ?? ', " ?? ", "The ", ", and a ",
+             ", and an ", ", and ", ", a ", ", an ", ": a ", ": an "]
+    fixed += [intro.format(n=word) for intro in INTROS.values() for word in SIZES.values()]
+    fixed += [name for names in VOCABULARY.values() for name in names]
+    for domain in DOMAINS.values():
+        fixed += [f"({end})" for end in domain.ends] + [f" from the {domain.ends[0]}: "]
+        for pattern, _ in domain.orders + domain.places:
+            fixed += [piece for piece in pattern.split("(.+)") if piece.strip() and piece != "The "]
+    return tuple(dict.fromkeys(fixed))
+
+
 class LogicalDeduction(Task):
     name = "logical_deduction"
     info = LD_INFO
     seen_buckets = ("3", "5")
     unseen_buckets = ("7",)
-    phrases = ("Options:", "There are in total", "Position", "So the ordering is", "(most expensive)",
-               "(least expensive)", "(left)", "(right)", "(oldest)", "(newest)", "(first)", "(last)", "??")
+    phrases = _phrases()
     shortcut_checks_content = True
+    bigbench_files = tuple(f"logical_deduction/{w}_objects/task.json" for w in ("three", "five", "seven"))
 
     # ---- data -------------------------------------------------------------------------------
     @staticmethod
-    def make_splits(cfg: dict[str, Any], examples: dict[int, list[dict]]) -> dict[str, list[Record]]:
-        """BIG-Bench's puzzles by size. The 3- and 5-object puzzles are shuffled (``split_seed``):
-        ``n_train_pool`` of them are the training pool (``n_val`` of it validation), the rest are
-        seen test questions; all 7-object puzzles are unseen test questions. The original's
-        choice of 400 training puzzles (Codex-solved ones) cannot be recovered (spec §1.3)."""
-        seen = [_record(e, n, i) for n in (3, 5) for i, e in enumerate(examples[n])]
-        random.Random(cfg["split_seed"]).shuffle(seen)
-        pool, test_seen = seen[: cfg["n_train_pool"]], seen[cfg["n_train_pool"]:]
-        train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
-        test = test_seen + [_record(e, 7, i) for i, e in enumerate(examples[7])]
-        return {"train": train, "val": val, "test": test, "extra_train": []}
+    def make_splits(cfg: dict[str, Any], three: list[dict], five: list[dict], seven: list[dict]) -> dict[str, list[Record]]:
+        """The paper's 360 training and 40 validation puzzles (their positions in BIG-Bench's
+        3- and 5-object files, taken from the published data); every other puzzle is a test
+        question: the rest of the 3- and 5-object ones seen, all 7-object ones unseen (the
+        original's test file is lost, spec §1.3). ``n_extra_train`` new 3- and 5-object puzzles
+        of our generator, none equal to a BIG-Bench one, are the extra training questions."""
+        examples = {3: three, 5: five, 7: seven}
+        paper = json.loads(PAPER_SPLIT.read_text())
+        chosen = {split: [(n, i) for n, i in paper[split] if i < len(examples[n])] for split in ("train", "val")}
+        used = set(chosen["train"]) | set(chosen["val"])
+        train, val = ([_record(examples[n][i], n, i) for n, i in chosen[split]] for split in ("train", "val"))
+        test = [_record(e, n, i) for n in (3, 5, 7) for i, e in enumerate(examples[n]) if (n, i) not in used]
+        return {"train": train, "val": val, "test": test, "extra_train": _extra_puzzles(cfg, examples)}
 
     # ---- formats ----------------------------------------------------------------------------
     def question_block(self, record: Record) -> str:
@@ -108,18 +130,39 @@ class LogicalDeduction(Task):
         return first_error(record, attempt)
 
 
-def _record(example: dict, n: int, index: int) -> Record:
-    options = list(example["target_scores"])
-    answer = next(i for i, o in enumerate(options) if example["target_scores"][o] == 1)
-    paragraph = example["input"].strip()
+def _extra_puzzles(cfg: dict[str, Any], examples: dict[int, list[dict]]) -> list[Record]:
+    rng = random.Random(cfg["extra_seed"])
+    taken = {(e["input"].strip(), tuple(e["target_scores"])) for group in examples.values() for e in group}
+    extra: list[Record] = []
+    while len(extra) < cfg["n_extra_train"]:
+        n = rng.choice((3, 5))
+        example = generate_example(rng, n)
+        key = (example["input"], tuple(example["target_scores"]))
+        if key in taken:
+            continue
+        taken.add(key)
+        extra.append(_record(example, n, len(extra), source=f"x{cfg['extra_seed']}"))
+    return extra
+
+
+def _record(example: dict, n: int, index: int, source: str = "bb") -> Record:
+    options = [_respell(o) for o in example["target_scores"]]
+    answer = next(i for i, o in enumerate(example["target_scores"]) if example["target_scores"][o] == 1)
+    paragraph = _respell(example["input"].strip())
     return {
-        "id": f"ld-{n}-{index}",
+        "id": f"ld-{source}-{n}-{index}",
         "question": f"{PREFIX.format(n=SIZES[n])} {paragraph}",
         "answer": LETTERS[answer],
         "bucket": str(n),
         "seen": n in (3, 5),
         "meta": {"paragraph": paragraph, "options": options},
     }
+
+
+def _respell(text: str) -> str:
+    """bigbench==1.0.0 writes "motorcyle"; the HF copy the paper used (and its published data)
+    "motorcycle"."""
+    return text.replace("motorcyle", "motorcycle")
 
 
 def _gold_lines(record: Record) -> list[str]:

@@ -171,3 +171,78 @@ def solve(puzzle: Puzzle) -> tuple[str, ...]:
     if len(found) != 1:
         raise ValueError(f"the puzzle has {len(found)} consistent orderings (at least)")
     return found[0]
+
+
+# ---- new puzzles of the same kind -------------------------------------------------------------
+INTROS = {
+    "books": "On a shelf, there are {n} books",
+    "birds": "On a branch, there are {n} birds",
+    "vehicles": "In an antique car show, there are {n} vehicles",
+    "fruits": "A fruit stand sells {n} fruits",
+    "golfers": "In a golf tournament, there were {n} golfers",
+}
+# BIG-Bench's own object vocabulary, ten per setting.
+VOCABULARY = {
+    "books": tuple(f"{c} book" for c in ("black", "blue", "brown", "gray", "green", "orange", "purple", "red",
+                                         "white", "yellow")),
+    "birds": ("blue jay", "cardinal", "crow", "falcon", "hawk", "hummingbird", "owl", "quail", "raven", "robin"),
+    "vehicles": ("bus", "convertible", "hatchback", "limousine", "minivan", "motorcycle", "sedan", "station wagon",
+                 "tractor", "truck"),
+    "fruits": ("apples", "cantaloupes", "kiwis", "loquats", "mangoes", "oranges", "peaches", "pears", "plums",
+               "watermelons"),
+    "golfers": ("Ada", "Amy", "Ana", "Dan", "Eli", "Eve", "Joe", "Mel", "Mya", "Rob"),
+}
+SIZE_WORDS = {v: k for k, v in NUMBER_WORDS.items()}
+
+
+def _sentence(pattern: str, *names: str) -> str:
+    return pattern.replace("(.+)", "{}").format(*names) + "."
+
+
+def valid_places(domain: Domain, n: int) -> list[tuple[str, int]]:
+    """(pattern, position) of the fixed-place phrases BIG-Bench uses with n objects."""
+    places = []
+    for pattern, (end, k) in domain.places:
+        if end == "first" and k <= (n + 1) // 2:
+            places.append((pattern, k))
+        elif end == "last" and k <= (n - 1) // 2:
+            places.append((pattern, n + 1 - k))
+    return places
+
+
+def _listing(setting: str, names: list[str]) -> str:
+    if setting in ("fruits", "golfers"):
+        items = list(names)
+    else:
+        items = [("an " if name[0] in "aeiou" else "a ") + name for name in names]
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def _true_statement(rng, domain: Domain, order: list[str], places: list[tuple[str, int]]) -> str:
+    if rng.random() < 0.35:
+        name = rng.choice(order)
+        fitting = [pattern for pattern, position in places if position == order.index(name) + 1]
+        if fitting:
+            return _sentence(rng.choice(fitting), name)
+    a, b = sorted(rng.sample(order, 2), key=order.index)  # a comes before b
+    pattern, relation = rng.choice(domain.orders)
+    return _sentence(pattern, a, b) if relation == "before" else _sentence(pattern, b, a)
+
+
+def generate_example(rng, n: int) -> dict:
+    """A new puzzle in BIG-Bench's shape (``input``, ``target_scores``): n - 1 true statements
+    drawn until exactly one ordering fits, and a fixed-place question over all objects."""
+    setting = rng.choice(sorted(INTROS))
+    domain = DOMAINS[setting]
+    names = rng.sample(VOCABULARY[setting], n)
+    order = rng.sample(names, n)
+    places = valid_places(domain, n)
+    head = f"{INTROS[setting].format(n=SIZE_WORDS[n])}: {_listing(setting, names)}."
+    while True:
+        statements = list(dict.fromkeys(_true_statement(rng, domain, order, places) for _ in range(n - 1)))
+        paragraph = " ".join([head] + statements)
+        if len(statements) == n - 1 and len(solutions(read_puzzle(paragraph))) == 1:
+            break
+    pattern, position = rng.choice(places)
+    return {"input": paragraph,
+            "target_scores": {_sentence(pattern, name): int(order[position - 1] == name) for name in names}}

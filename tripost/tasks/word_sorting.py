@@ -113,6 +113,7 @@ class WordSorting(Task):
     name = "word_sorting"
     seen_buckets = ("2-3", "4-7")
     unseen_buckets = ("8-10", "11-15", "15+")
+    bigbench_files = ("word_sorting/task.json",)
     phrases = (
         QUESTION_HEAD,
         "The first letter:",
