@@ -21,16 +21,20 @@ def setup():
     return model, tokenizer
 
 
+def assert_equals_transformers_generate(model, tokenizer, prompts: list[str], ours: list[str], max_new_tokens: int) -> None:
+    """Each of our batched continuations equals ``model.generate`` on its prompt alone (greedy)."""
+    for prompt, text in zip(prompts, ours, strict=True):
+        encoded = tokenizer(prompt, return_tensors="pt")
+        out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        assert text == tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
 def test_greedy_equals_transformers_generate():
     model, tokenizer = setup()
     prompts = ["Q: 1", "Q: 12345 abc", "ab", "Q: 9 8 7 6 5 4 3"]
     ours = generate(model, tokenizer, prompts, CFG, seed=0)
-    tokenizer.padding_side = "left"
-    for prompt, text in zip(prompts, ours):
-        encoded = tokenizer(prompt, return_tensors="pt")
-        out = model.generate(**encoded, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=tokenizer.eos_token_id)
-        assert text == tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=12)
 
 
 def test_bf16_autocast_decoding_runs_and_matches_length_limits():
@@ -85,11 +89,7 @@ def test_fitted_rows_finish_at_different_steps_and_still_equal_transformers_gene
     cfg = dict(CFG, batch_size=12, max_new_tokens=60)
     ours = generate(model, tokenizer, prompts, cfg, seed=0)
     assert ours[:4] == list(FITTED.values())  # the fit worked
-    for prompt, text in zip(prompts, ours):
-        encoded = tokenizer(prompt, return_tensors="pt")
-        out = model.generate(**encoded, max_new_tokens=60, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=tokenizer.eos_token_id)
-        assert text == tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=60)
 
 
 def test_a_row_ends_after_the_first_line_the_reader_rejects():

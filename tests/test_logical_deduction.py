@@ -11,11 +11,10 @@ import pytest
 from conftest import REPO, published
 from tripost.formats import parse_feedback, scripted_error_feedback
 from tripost.tasks.logical_deduction import LETTERS, LogicalDeduction, _record
-from tripost.tasks.logical_deduction_puzzle import read_puzzle, read_statement, solutions
+from tripost.tasks.logical_deduction_puzzle import SIZE_WORDS, read_puzzle, read_statement, solutions
 
 TASK = LogicalDeduction()
 CACHE = REPO / ".cache" / "bigbench" / "logical_deduction"
-SIZES = {3: "three", 5: "five", 7: "seven"}
 
 
 def _example(paragraph: str, options: list[str], answer: int) -> dict:
@@ -49,7 +48,7 @@ HAND = {
 def _bigbench() -> dict[int, list[dict]]:
     if not CACHE.exists():
         pytest.skip(f"BIG-Bench task files not fetched ({CACHE})")
-    return {n: json.loads((CACHE / f"{w}_objects" / "task.json").read_text())["examples"] for n, w in SIZES.items()}
+    return {n: json.loads((CACHE / f"{w}_objects" / "task.json").read_text())["examples"] for n, w in SIZE_WORDS.items()}
 
 
 def _records(examples: dict[int, list[dict]]) -> list[dict]:

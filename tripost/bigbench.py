@@ -101,6 +101,15 @@ def synthetic_word_sorting(n_examples: int, seed: int) -> dict:
     return {"name": "word_sorting", "examples": examples}
 
 
+def seqio_split(n_examples: int) -> tuple[list[int], list[int]]:
+    """(train, validation) indices of a task file as HF ``bigbench`` splits it (seqio's rule): a
+    seed-42 shuffle, the last 20% (at least 16) validation."""
+    order = list(range(n_examples))
+    random.Random(42).shuffle(order)
+    n_validation = max(int(0.2 * n_examples), 16)
+    return order[: n_examples - n_validation], order[n_examples - n_validation:]
+
+
 def synthetic_logical_deduction(n_objects: int, n_examples: int, seed: int) -> dict:
     """A BIG-Bench-shaped ``logical_deduction`` file of new puzzles of our generator."""
     from tripost.tasks.logical_deduction_puzzle import generate_example
@@ -113,10 +122,11 @@ def synthetic_task(relative: str, n_examples: int, seed: int) -> dict:
     """The synthetic stand-in of one BIG-Bench task file (no download: micro runs and tests)."""
     if relative == "word_sorting/task.json":
         return synthetic_word_sorting(n_examples, seed)
-    sizes = {"three": 3, "five": 5, "seven": 7}
+    from tripost.tasks.logical_deduction_puzzle import NUMBER_WORDS
+
     match = re.fullmatch(r"logical_deduction/(three|five|seven)_objects/task\.json", relative)
     if match:
-        return synthetic_logical_deduction(sizes[match.group(1)], n_examples, seed)
+        return synthetic_logical_deduction(NUMBER_WORDS[match.group(1)], n_examples, seed)
     raise KeyError(f"no synthetic stand-in for {relative}")
 
 

@@ -99,6 +99,7 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
     table = torch.full((input_ids.size(0), room), eos_id, dtype=torch.long)
     rows = torch.arange(input_ids.size(0))  # the batch row of each row still decoded
     finished = torch.zeros(rows.size(0), dtype=torch.bool)
+    window = cfg.get("loop_window") or 0
     for step in range(room):
         token = pick_tokens(logits, cfg, generator).cpu()
         running = ~finished
@@ -109,7 +110,6 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
                 row = int(rows[at])
                 if line_ended(row, table[row, : step + 1].tolist()):
                     finished[at] = True
-        window = cfg.get("loop_window") or 0
         if window and step + 1 >= window and (step + 1) % 8 == 0:
             finished |= in_loop(table[rows, step + 1 - window: step + 1])
         if bool(finished.all()) or step == room - 1:
@@ -118,9 +118,10 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
         last_position = last_position + 1
         if 4 * int(finished.sum()) >= finished.size(0):
             keep = torch.nonzero(~finished).flatten()
-            _keep_rows(past, keep.to(attention.device))
             rows, finished, token = rows[keep], finished[keep], token[keep]
-            attention, last_position = attention[keep.to(attention.device)], last_position[keep.to(attention.device)]
+            keep = keep.to(attention.device)
+            _keep_rows(past, keep)
+            attention, last_position = attention[keep], last_position[keep]
         out = model(input_ids=token[:, None].to(attention.device), attention_mask=attention,
                     position_ids=last_position, past_key_values=past, use_cache=True)
         past, logits = out.past_key_values, out.logits[:, -1]

@@ -10,6 +10,7 @@ from typing import Any
 from tripost.formats import ANSWER_HEAD, StepError, with_info
 
 Record = dict[str, Any]  # {id, question, answer, bucket, seen, meta}
+LETTERS = "ABCDEFGHIJ"  # multiple-choice option letters: (A), (B), ...
 
 
 class Task(ABC):

@@ -15,18 +15,16 @@ import json
 import random
 from pathlib import Path
 
-from tripost.tasks.base import Record
+from tripost.bigbench import seqio_split
+from tripost.tasks.base import LETTERS, Record
 
 PAPER_SPLIT = Path(__file__).resolve().parent.parent / "data" / "date_understanding_paper_split.json"
-LETTERS = "ABCDEFGHIJ"
 
 
 def hf_split(examples: list[dict]) -> dict[str, list[int]]:
     """Indices into the task file of HF ``bigbench``'s train and validation splits, in order."""
-    order = list(range(len(examples)))
-    random.Random(42).shuffle(order)
-    n_validation = max(int(0.2 * len(order)), 16)
-    return {"train": order[: len(order) - n_validation], "validation": order[len(order) - n_validation:]}
+    train, validation = seqio_split(len(examples))
+    return {"train": train, "validation": validation}
 
 
 def shuffled_options(examples: list[dict], split: dict[str, list[int]]) -> dict[tuple[str, int], list[str]]:

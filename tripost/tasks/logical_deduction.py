@@ -27,17 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from tripost.formats import FINAL_PREFIX, STEP_ID, StepError
-from tripost.tasks.base import Record, Task, search_answer, split_off_validation
+from tripost.tasks.base import LETTERS, Record, Task, search_answer
 from tripost.tasks.logical_deduction_puzzle import (
-    DOMAINS, INTROS, VOCABULARY, Puzzle, Statement, generate_example, read_puzzle, solve,
+    DOMAINS, INTROS, SIZE_WORDS, VOCABULARY, Puzzle, Statement, generate_example, read_puzzle, solve,
 )
 
 LD_INFO = 'Let "??" represents 0 or more objects, and "?" represents exactly 1 object.'
 PREFIX = ("The following paragraphs each describe a set of {n} objects arranged in a fixed order. "
           "The statements are logically consistent within each paragraph.")
-SIZES = {3: "three", 5: "five", 7: "seven"}
 PAPER_SPLIT = Path(__file__).resolve().parent.parent / "data" / "logical_deduction_paper_split.json"
-LETTERS = "ABCDEFG"
 
 
 def encoding(statement: Statement, puzzle: Puzzle) -> str:
@@ -59,8 +57,10 @@ def ordering_line(puzzle: Puzzle, order: tuple[str, ...]) -> str:
     return f'So the ordering is "({first}) {" ".join(order)} ({last})".'
 
 
-def _puzzle(record: Record) -> Puzzle:
-    return read_puzzle(record["meta"]["paragraph"])
+def _solved(record: Record) -> tuple[Puzzle, tuple[str, ...]]:
+    """The record's puzzle and its one ordering."""
+    puzzle = read_puzzle(record["meta"]["paragraph"])
+    return puzzle, solve(puzzle)
 
 
 def _options(record: Record) -> list[str]:
@@ -70,10 +70,10 @@ def _options(record: Record) -> list[str]:
 def _phrases() -> tuple[str, ...]:
     """The fixed text of the puzzles and of our rationale, each one token of the scratch model:
     the preamble, settings, object names, statement grammar, and the rationale's own phrases."""
-    fixed = [PREFIX.format(n=word) for word in SIZES.values()] + [LD_INFO, "Options:", " So the answer is",
+    fixed = [PREFIX.format(n=word) for word in SIZE_WORDS.values()] + [LD_INFO, "Options:", " So the answer is",
              "There are in total ", "Position ", "So the ordering is", '" ?? ', " ?? ", "The ", ", and a ",
              ", and an ", ", and ", ", a ", ", an ", ": a ", ": an "]
-    fixed += [intro.format(n=word) for intro in INTROS.values() for word in SIZES.values()]
+    fixed += [intro.format(n=word) for intro in INTROS.values() for word in SIZE_WORDS.values()]
     fixed += [name for names in VOCABULARY.values() for name in names]
     for domain in DOMAINS.values():
         fixed += [f"({end})" for end in domain.ends] + [f" from the {domain.ends[0]}: "]
@@ -113,7 +113,7 @@ class LogicalDeduction(Task):
         return f"Q: {record['question']}\nOptions:\n{options}"
 
     def solve(self, record: Record) -> str:
-        return "\n".join(_gold_lines(record))
+        return "\n".join(_gold_lines(record, *_solved(record)))
 
     def parse_answer(self, text: str) -> str | None:
         return search_answer(r"[Tt]he answer is \(([A-G])\)", text)
@@ -151,7 +151,7 @@ def _record(example: dict, n: int, index: int, source: str = "bb") -> Record:
     paragraph = _respell(example["input"].strip())
     return {
         "id": f"ld-{source}-{n}-{index}",
-        "question": f"{PREFIX.format(n=SIZES[n])} {paragraph}",
+        "question": f"{PREFIX.format(n=SIZE_WORDS[n])} {paragraph}",
         "answer": LETTERS[answer],
         "bucket": str(n),
         "seen": n in (3, 5),
@@ -165,11 +165,9 @@ def _respell(text: str) -> str:
     return text.replace("motorcyle", "motorcycle")
 
 
-def _gold_lines(record: Record) -> list[str]:
-    puzzle = _puzzle(record)
-    order = solve(puzzle)
+def _gold_lines(record: Record, puzzle: Puzzle, order: tuple[str, ...]) -> list[str]:
     lines = [f'{s.text}: "{encoding(s, puzzle)}".' for s in puzzle.statements]
-    lines.append(f"There are in total {SIZES[puzzle.n]} {puzzle.domain.plural}: {puzzle.listing}.")
+    lines.append(f"There are in total {SIZE_WORDS[puzzle.n]} {puzzle.domain.plural}: {puzzle.listing}.")
     lines += [position_line(puzzle, p, name) for p, name in enumerate(order, start=1)]
     lines.append(ordering_line(puzzle, order))
     numbered = [f"({i}) {line}" for i, line in enumerate(lines, start=1)]
@@ -224,29 +222,28 @@ def first_error(record: Record, attempt: str) -> StepError | None:
 
     Raises ``ValueError`` when the attempt cannot be read (a line without a step id, steps out of
     sequence, or no final response)."""
-    puzzle = _puzzle(record)
-    order = solve(puzzle)
-    gold = _gold_lines(record)
+    puzzle, order = _solved(record)
+    gold = _gold_lines(record, puzzle, order)
     lines = [line for line in attempt.strip().split("\n") if line.strip()]
     if not lines or not lines[-1].startswith(FINAL_PREFIX):
         raise ValueError("the attempt has no final response")
-    ids = [_split_step(line)[0] for line in lines]
+    steps = [_split_step(line) for line in lines]
+    ids = [step for step, _ in steps]
     if ids[:-1] != [str(i) for i in range(1, len(ids))]:
         raise ValueError(f"steps out of sequence: {ids}")
     n_statements = len(puzzle.statements)
     step_of = {s: i for i, s in enumerate(puzzle.statements, start=1)}
     previous: str | None = None
-    for index, line in enumerate(lines):
-        step, body = _split_step(line)
+    for index, (line, (step, body)) in enumerate(zip(lines, steps)):
         if index < len(gold) - 1 and step == "Final response":
             return StepError(step, previous, body, f"the ordering is not complete yet: step ({index + 1}) should "
                              + _what_comes(puzzle, index, n_statements))
-        gold_line = gold[index] if index < len(gold) - 1 else gold[-1]
         if step != "Final response" and index >= len(gold) - 1:
             return StepError(step, previous, body, "the ordering is complete: what follows is the final response")
-        if line != gold_line:
+        # past both checks a numbered step has index < len(gold) - 1 and the final response len(gold) - 1
+        if line != gold[index]:
             return StepError(step, previous, body.removesuffix("."),
-                             _reason(puzzle, order, record, index, body, n_statements, step_of, lines))
+                             _reason(puzzle, order, record, index, body, n_statements, step_of))
         previous = step
     return None
 
@@ -262,14 +259,14 @@ def _what_comes(puzzle: Puzzle, index: int, n_statements: int) -> str:
 
 
 def _reason(puzzle: Puzzle, order: tuple[str, ...], record: Record, index: int, body: str,
-            n_statements: int, step_of: dict[Statement, int], lines: list[str]) -> str:
+            n_statements: int, step_of: dict[Statement, int]) -> str:
     if index < n_statements:
         statement = puzzle.statements[index]
         if not body.startswith(statement.text + ":"):
             return f'step ({index + 1}) should read statement {index + 1}: "{statement.text}"'
         return f'"{statement.text}" means "{encoding(statement, puzzle)}"'
     if index == n_statements:
-        return f"there are in total {SIZES[puzzle.n]} {puzzle.domain.plural}: {puzzle.listing}"
+        return f"there are in total {SIZE_WORDS[puzzle.n]} {puzzle.domain.plural}: {puzzle.listing}"
     if index <= n_statements + puzzle.n:
         position = index - n_statements
         match = re.fullmatch(rf"Position (\d+) from the {re.escape(puzzle.domain.ends[0])}: (.+)\.", body)

@@ -10,10 +10,10 @@ consistent ordering (the tests check all 1500).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-NUMBER_WORDS = {"three": 3, "five": 5, "seven": 7}
-ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7}
+SIZE_WORDS = {3: "three", 5: "five", 7: "seven"}
+NUMBER_WORDS = {word: n for n, word in SIZE_WORDS.items()}
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,12 @@ class Domain:
     """One of the five puzzle settings: the axis' two ends and the statement grammar."""
 
     plural: str  # "books", as the paragraph counts them
-    singular: str
     ends: tuple[str, str]  # the axis from position 1 to position N
     people: bool  # golfers are named without "the"
     # (pattern, relation): relation "before" (group 1 nearer the first end than group 2),
     # "after", or an absolute place: ("first", k) = k-th from the first end, ("last", k).
     orders: tuple[tuple[str, str], ...]
-    places: tuple[tuple[str, tuple[str, int] | None], ...]
+    places: tuple[tuple[str, tuple[str, int]], ...]
 
 
 def _places(first_words: dict[str, int], last_words: dict[str, int], template: str) -> tuple:
@@ -38,34 +37,34 @@ def _places(first_words: dict[str, int], last_words: dict[str, int], template: s
 _ORD_FIRST = {"second": 2, "third": 3, "fourth": 4}
 DOMAINS = {
     "books": Domain(
-        "books", "book", ("left", "right"), False,
+        "books", ("left", "right"), False,
         ((r"The (.+) is to the left of the (.+)", "before"), (r"The (.+) is to the right of the (.+)", "after")),
         _places({"leftmost": 1, **{f"{w} from the left": k for w, k in _ORD_FIRST.items()}},
                 {"rightmost": 1, **{f"{w} from the right": k for w, k in _ORD_FIRST.items()}},
                 r"The (.+) is the {word}"),
     ),
     "fruits": Domain(
-        "fruits", "fruit", ("most expensive", "least expensive"), False,
+        "fruits", ("most expensive", "least expensive"), False,
         ((r"The (.+) are more expensive than the (.+)", "before"), (r"The (.+) are less expensive than the (.+)", "after")),
         _places({"most expensive": 1, **{f"{w}-most expensive": k for w, k in _ORD_FIRST.items()}},
                 {"cheapest": 1, **{f"{w}-cheapest": k for w, k in _ORD_FIRST.items()}},
                 r"The (.+) are the {word}"),
     ),
     "vehicles": Domain(
-        "vehicles", "vehicle", ("oldest", "newest"), False,
+        "vehicles", ("oldest", "newest"), False,
         ((r"The (.+) is older than the (.+)", "before"), (r"The (.+) is newer than the (.+)", "after")),
         _places({"oldest": 1, **{f"{w}-oldest": k for w, k in _ORD_FIRST.items()}},
                 {"newest": 1, **{f"{w}-newest": k for w, k in _ORD_FIRST.items()}},
                 r"The (.+) is the {word}"),
     ),
     "golfers": Domain(
-        "golfers", "golfer", ("first", "last"), True,
+        "golfers", ("first", "last"), True,
         ((r"(.+) finished above (.+)", "before"), (r"(.+) finished below (.+)", "after")),
         _places({"first": 1, **dict(_ORD_FIRST)}, {"last": 1, "second-to-last": 2, "third-to-last": 3},
                 r"(.+) finished {word}"),
     ),
 }
-DOMAINS["birds"] = Domain("birds", "bird", *[getattr(DOMAINS["books"], f) for f in ("ends", "people", "orders", "places")])
+DOMAINS["birds"] = replace(DOMAINS["books"], plural="birds")
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,6 @@ VOCABULARY = {
                "watermelons"),
     "golfers": ("Ada", "Amy", "Ana", "Dan", "Eli", "Eve", "Joe", "Mel", "Mya", "Rob"),
 }
-SIZE_WORDS = {v: k for k, v in NUMBER_WORDS.items()}
 
 
 def _sentence(pattern: str, *names: str) -> str:

@@ -6,6 +6,7 @@ import random
 import re
 from typing import Any
 
+from tripost.bigbench import seqio_split
 from tripost.formats import FINAL_PREFIX, StepError
 from tripost.tasks.base import Record, Task, search_answer, split_off_validation
 from tripost.tasks.word_sorting_verifier import first_error
@@ -130,10 +131,8 @@ class WordSorting(Task):
         HF ``bigbench`` data the paper used; lists the original solver cannot solve dropped.
         Training lists have at most ``max_train_words`` words; validation is ``n_val`` of them.
         """
-        order = list(range(len(examples)))
-        random.Random(42).shuffle(order)
-        n_test = max(int(0.2 * len(order)), 16)
-        parts = {"train": order[: len(order) - n_test], "test": order[len(order) - n_test:]}
+        train_indices, test_indices = seqio_split(len(examples))
+        parts = {"train": train_indices, "test": test_indices}
         records: dict[str, list[Record]] = {}
         for part, indices in parts.items():
             records[part] = []
