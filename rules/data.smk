@@ -64,15 +64,18 @@ rule rationales:
         val=split_file("{task}", "val"),
         extra_train=split_file("{task}", "extra_train"),
     output:
-        f"{R}/data/{{task}}/rationales.jsonl",
+        rationales=f"{R}/data/{{task}}/rationales.jsonl",
+        ledger=f"{R}/data/{{task}}/rationales.ledger.json",
     log:
         f"{R}/logs/rationales/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/rationales/{{task}}.tsv"
+    params:
+        expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=600,  # an LLM expert: one call per question
     conda:
         "../envs/data.yaml"
     script:

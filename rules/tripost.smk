@@ -29,17 +29,19 @@ rule feedback:
         rollouts=rules.rollouts.output[0],
         train=split_file("{task}", "train"),
     output:
-        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.jsonl",
+        feedback=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.jsonl",
+        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.ledger.json",
     log:
         f"{R}/logs/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("max_attempt_words"),
+        expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=120,
     conda:
         "../envs/data.yaml"
     script:
@@ -48,18 +50,21 @@ rule feedback:
 
 rule improvement:
     input:
-        feedback=rules.feedback.output[0],
+        feedback=rules.feedback.output.feedback,
         train=split_file("{task}", "train"),
     output:
-        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.jsonl",
+        improvements=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.jsonl",
+        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.ledger.json",
     log:
         f"{R}/logs/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    params:
+        expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=120,
     conda:
         "../envs/data.yaml"
     script:
@@ -68,7 +73,7 @@ rule improvement:
 
 rule improvement_data:
     input:
-        improvements=rules.improvement.output[0],
+        improvements=rules.improvement.output.improvements,
         train=split_file("{task}", "train"),
         rationales=f"{R}/data/{{task}}/rationales.jsonl",
     output:

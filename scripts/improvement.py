@@ -9,4 +9,5 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     records = {r["id"]: r for r in io.read_jsonl(sm.input.train)}
-    stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, Path(sm.output[0]))
+    stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, sm.params.expert, Path(sm.output.improvements),
+                       Path(sm.output.ledger))

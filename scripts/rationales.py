@@ -9,4 +9,4 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     inputs = [Path(sm.input.train), Path(sm.input.val), Path(sm.input.extra_train)]
-    stages.make_rationales(sm.wildcards.task, inputs, Path(sm.output[0]))
+    stages.make_rationales(sm.wildcards.task, inputs, Path(sm.output.rationales), sm.params.expert, Path(sm.output.ledger))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tripost.expert import ERROR, expert_feedback, gold_continuation, improve, locate_edit
+from tripost.expert import ERROR, ScriptedExpert, expert_feedback, gold_continuation, improve, locate_edit
 from tripost.formats import correct_feedback, scripted_error_feedback
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
 from tripost.trajectory import Trajectory
 
 MSA = MultistepArithmetic()
+EXPERT = ScriptedExpert(MSA)
 WS = WordSorting()
 RECORD = {"id": "r1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33}
 GOLD = MSA.solve(RECORD)
@@ -17,27 +18,27 @@ EXPERT_FB = scripted_error_feedback(MSA.first_error(RECORD, WRONG))
 
 
 def test_expert_feedback_kinds():
-    assert expert_feedback(MSA, RECORD, GOLD) == correct_feedback("4")
+    assert expert_feedback(MSA, EXPERT, RECORD, GOLD) == correct_feedback("4")
     assert EXPERT_FB.startswith("Step (1) to (2) are correct. In step (3)")
-    assert expert_feedback(MSA, RECORD, "not an attempt") == ERROR
+    assert expert_feedback(MSA, EXPERT, RECORD, "not an attempt") == ERROR
 
 
 def test_directly_correct_and_self_improved_are_kept():
-    located = locate_edit(MSA, RECORD, Trajectory([GOLD], []), 512)
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([GOLD], []), 512)
     assert located["outcome"] == "directly_correct"
-    kept = improve(MSA, RECORD, located)
+    kept = improve(MSA, EXPERT, RECORD, located, 5)
     assert kept["feedbacks"] == [correct_feedback("4")]
-    located = locate_edit(MSA, RECORD, Trajectory([WRONG, GOLD], ["my own feedback"]), 512)
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG, GOLD], ["my own feedback"]), 512)
     assert located["outcome"] == "self_improved"
 
 
 def test_first_wrong_feedback_is_replaced_and_improved():
     # M says its wrong attempt is fine: the edit point is attempt 0
     trajectory = Trajectory([WRONG], [correct_feedback("4")])
-    located = locate_edit(MSA, RECORD, trajectory, 512)
+    located = locate_edit(MSA, EXPERT, RECORD, trajectory, 512)
     assert located["outcome"] == "to_edit" and located["edit_index"] == 0
     assert located["feedback"] == EXPERT_FB and located["error_step"] == "3"
-    improved = improve(MSA, RECORD, located)
+    improved = improve(MSA, EXPERT, RECORD, located, 5)
     assert improved["outcome"] == "edited"
     assert improved["attempts"] == [WRONG, GOLD]
     assert improved["feedbacks"] == [EXPERT_FB, correct_feedback("4")]
@@ -46,22 +47,22 @@ def test_first_wrong_feedback_is_replaced_and_improved():
 def test_agreeing_feedback_moves_the_edit_point():
     second = GOLD.replace("answer is 33", "answer is 34")
     trajectory = Trajectory([WRONG, second], [EXPERT_FB, correct_feedback("4")])
-    located = locate_edit(MSA, RECORD, trajectory, 512)
+    located = locate_edit(MSA, EXPERT, RECORD, trajectory, 512)
     assert located["edit_index"] == 1
-    improved = improve(MSA, RECORD, located)
+    improved = improve(MSA, EXPERT, RECORD, located, 5)
     assert improved["attempts"] == [WRONG, second, GOLD]
     assert improved["feedbacks"][0] == EXPERT_FB  # M's right feedback is kept
 
 
 def test_dropped_cases():
-    assert locate_edit(MSA, RECORD, Trajectory([], []), 512)["outcome"] == "dropped:no_attempt"
-    assert locate_edit(MSA, RECORD, Trajectory(["garbage"], []), 512)["outcome"] == "dropped:expert_error"
-    assert locate_edit(MSA, RECORD, Trajectory([WRONG], []), 5)["outcome"] == "dropped:attempt_too_long"
+    assert locate_edit(MSA, EXPERT, RECORD, Trajectory([], []), 512)["outcome"] == "dropped:no_attempt"
+    assert locate_edit(MSA, EXPERT, RECORD, Trajectory(["garbage"], []), 512)["outcome"] == "dropped:expert_error"
+    assert locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG], []), 5)["outcome"] == "dropped:attempt_too_long"
     # a correct intermediate attempt makes the expert's feedback unparsable: dropped, as in the original
     third = GOLD.replace("answer is 33", "answer is 30")
-    located = locate_edit(MSA, RECORD, Trajectory([GOLD, third], [EXPERT_FB, "x"]), 512)
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([GOLD, third], [EXPERT_FB, "x"]), 512)
     assert located["outcome"] == "dropped:correct_intermediate_attempt"
-    assert improve(MSA, RECORD, located) == {"outcome": "dropped:correct_intermediate_attempt"}
+    assert improve(MSA, EXPERT, RECORD, located, 5) == {"outcome": "dropped:correct_intermediate_attempt"}
 
 
 def test_gold_continuation_keeps_the_correct_prefix():

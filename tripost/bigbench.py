@@ -25,6 +25,7 @@ TASK_FILES = (
     "logical_deduction/five_objects/task.json",
     "logical_deduction/seven_objects/task.json",
 )
+DATE_UNDERSTANDING_SIZE = 369  # questions in the real file
 MEMBER_PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 
 
@@ -118,10 +119,25 @@ def synthetic_logical_deduction(n_objects: int, n_examples: int, seed: int) -> d
     return {"name": "logical_deduction", "examples": [generate_example(rng, n_objects) for _ in range(n_examples)]}
 
 
+def synthetic_date_understanding(seed: int) -> dict:
+    """A BIG-Bench-shaped ``date_understanding`` file of new questions of our generator, as many
+    as the real one (the paper's split names questions by position), the right option first."""
+    from tripost.tasks.date_understanding import generate_question
+
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(DATE_UNDERSTANDING_SIZE):
+        question, answer, wrong = generate_question(rng, max_steps=3)
+        examples.append({"input": question, "target_scores": {answer: 1, **{w: 0 for w in wrong}}})
+    return {"name": "date_understanding", "examples": examples}
+
+
 def synthetic_task(relative: str, n_examples: int, seed: int) -> dict:
     """The synthetic stand-in of one BIG-Bench task file (no download: micro runs and tests)."""
     if relative == "word_sorting/task.json":
         return synthetic_word_sorting(n_examples, seed)
+    if relative == "date_understanding/task.json":
+        return synthetic_date_understanding(seed)
     from tripost.tasks.logical_deduction_puzzle import NUMBER_WORDS
 
     match = re.fullmatch(r"logical_deduction/(three|five|seven)_objects/task\.json", relative)

@@ -1,14 +1,15 @@
-"""The scripted expert: first wrong feedback of M, then the improvement (spec §5.4).
+"""The expert's edit of M's trajectories: first wrong feedback of M, then the improvement (spec §5.4).
 
-``locate_edit`` is the feedback module (FBK): it checks every attempt of M's trajectory and finds
-the first place where M's own feedback disagrees with the expert's. ``improve`` is the
-improvement module (IMP): for scripted tasks, M's correct prefix followed by the gold solver's
-lines from the error step on (the original asked an LLM here; see docs/deviations.md).
+``locate_edit`` runs the feedback module (FBK) on every attempt of M's trajectory and finds the
+first place where M's own feedback disagrees with the expert's. ``improve`` runs the improvement
+module (IMP) from there. The expert is either ``ScriptedExpert`` (the task's verifier, and M's
+correct prefix followed by the gold solver's lines: beyond the paper, docs/deviations.md) or
+``llm_expert.LLMExpert`` (few-shot prompts to an OpenAI-compatible model, the paper's path).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from tripost.formats import (
     correct_feedback,
@@ -23,28 +24,46 @@ from tripost.trajectory import Trajectory
 ERROR = "[ERROR]"
 
 
-def expert_feedback(task: Task, record: Record, attempt: str) -> str:
+class ScriptedExpert:
+    """FBK = the task's verifier, IMP = M's correct prefix and the gold solver's lines after it."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def error_feedback(self, record: Record, attempt: str) -> str:
+        try:
+            error = self.task.first_error(record, attempt)
+        except ValueError:
+            return ERROR
+        return ERROR if error is None else scripted_error_feedback(error)
+
+    def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
+        return gold_continuation(self.task, record, attempt, step)
+
+
+class Expert(Protocol):
+    def error_feedback(self, record: Record, attempt: str) -> str: ...
+    def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None: ...
+
+
+def expert_feedback(task: Task, expert: Expert, record: Record, attempt: str) -> str:
     """The expert's feedback on one attempt: "all correct", an error feedback, or ``[ERROR]``.
 
     As in the original, a right final answer (with valid content where the task asks for it)
-    gets the "correct" string without running the verifier.
+    gets the "correct" string without asking the expert.
     """
     if task.is_correct(task.parse_answer(attempt), record) and (
         not task.shortcut_checks_content or task.has_valid_content(record, attempt)
     ):
         return correct_feedback(last_top_step(attempt))
-    try:
-        error = task.first_error(record, attempt)
-    except ValueError:
-        return ERROR
-    return ERROR if error is None else scripted_error_feedback(error)
+    return expert.error_feedback(record, attempt)
 
 
 def _parts_agree(a: str, b: str) -> bool:
     return a in b or b in a
 
 
-def locate_edit(task: Task, record: Record, trajectory: Trajectory, max_words: int) -> dict[str, Any]:
+def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajectory, max_words: int) -> dict[str, Any]:
     """Classify one trajectory of M and, where it needs an edit, say where and with what.
 
     Outcomes: ``directly_correct`` / ``self_improved`` (the final answer is right; M's own
@@ -64,14 +83,14 @@ def locate_edit(task: Task, record: Record, trajectory: Trajectory, max_words: i
     if any(len(a.split()) > max_words for a in attempts):
         return {**result, "outcome": "dropped:attempt_too_long"}
     for index, attempt in enumerate(attempts):
-        expert = expert_feedback(task, record, attempt)
-        parsed_expert = parse_feedback(expert)
+        verdict = expert_feedback(task, expert, record, attempt)
+        parsed_expert = parse_feedback(verdict)
         if parsed_expert is None:
-            reason = "expert_error" if expert == ERROR else "correct_intermediate_attempt"
+            reason = "expert_error" if verdict == ERROR else "correct_intermediate_attempt"
             return {**result, "outcome": f"dropped:{reason}"}
         own = parse_feedback(feedbacks[index])
         if own is None or own.step != parsed_expert.step or not _parts_agree(own.part, parsed_expert.part):
-            return {**result, "outcome": "to_edit", "edit_index": index, "feedback": expert,
+            return {**result, "outcome": "to_edit", "edit_index": index, "feedback": verdict,
                     "error_step": parsed_expert.step}
     return {**result, "outcome": "dropped:no_disagreement"}
 
@@ -88,22 +107,31 @@ def gold_continuation(task: Task, record: Record, attempt: str, error_step: str)
     return "\n".join(lines[:cut] + gold[gold_cut:])
 
 
-def improve(task: Task, record: Record, located: dict[str, Any]) -> dict[str, Any]:
-    """Apply the improvement to an edit: the trajectory becomes M's attempts up to the edit point,
-    the expert feedback, the improved attempt and its "all correct" feedback."""
+def improve(task: Task, expert: Expert, record: Record, located: dict[str, Any], max_rounds: int) -> dict[str, Any]:
+    """Apply the improvement to an edit (spec §5.4 E-F): from the edit point, up to ``max_rounds``
+    times, the expert improves the last attempt and judges the result, until it is all correct.
+    The trajectory becomes M's attempts up to the edit point, the expert feedback, and the
+    improved attempts with their feedback."""
     if located["outcome"] in ("directly_correct", "self_improved"):
         # locate_edit already closed the trajectory with a final feedback
         return {"outcome": located["outcome"], "attempts": located["attempts"], "feedbacks": located["feedbacks"]}
     if located["outcome"] != "to_edit":
         return {"outcome": located["outcome"]}
     index = located["edit_index"]
-    wrong = located["attempts"][index]
-    improved = gold_continuation(task, record, wrong, located["error_step"])
-    check = expert_feedback(task, record, improved)
-    if not is_done_feedback(check) or improved == wrong:
-        return {"outcome": "dropped:improvement_failed"}
-    return {
-        "outcome": "edited",
-        "attempts": located["attempts"][: index + 1] + [improved],
-        "feedbacks": located["feedbacks"][:index] + [located["feedback"], check],
-    }
+    attempts = located["attempts"][: index + 1]
+    feedbacks = located["feedbacks"][:index] + [located["feedback"]]
+    for _ in range(max_rounds):
+        error = parse_feedback(feedbacks[-1])
+        if error is None:
+            break
+        improved = expert.continuation(record, attempts[-1], feedbacks[-1], error.step, error.part)
+        if improved is None or improved == attempts[-1]:
+            break
+        check = expert_feedback(task, expert, record, improved)
+        if ERROR in check:
+            break
+        attempts.append(improved)
+        feedbacks.append(check)
+        if is_done_feedback(check):
+            return {"outcome": "edited", "attempts": attempts, "feedbacks": feedbacks}
+    return {"outcome": "dropped:improvement_failed"}

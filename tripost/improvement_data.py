@@ -78,7 +78,7 @@ def build_iteration_data(
         counts["num_improvement"] += pass_counts["num_improvement"]
         counts["num_non_improvement"] += pass_counts["num_non_improvement"]
         counts["passes_used"] += 1
-    ground_truth = [ground_truth_row(task, r, gold[r["id"]]) for r in window]
+    ground_truth = [ground_truth_row(task, r, gold[r["id"]]) for r in window if r["id"] in gold]
     ground_truth = [g for g in ground_truth if g["text"] not in seen_texts]
     n_gt = min(counts["num_non_improvement"], len(ground_truth))
     data += rng.sample(ground_truth, n_gt)
@@ -94,5 +94,6 @@ def build_iteration_data(
 
 
 def sft_rows(task: Task, records: list[Record], gold: dict[str, str]) -> list[dict]:
-    """Ground-truth rationale SFT examples (the "ft rationale" baseline's data)."""
-    return [training_row(task, r, task.rationale_text(r, gold[r["id"]]), "\nAnswer:") for r in records]
+    """Ground-truth rationale SFT examples (the "ft rationale" baseline's data); questions without a
+    rationale (an LLM's that missed the answer) are left out."""
+    return [training_row(task, r, task.rationale_text(r, gold[r["id"]]), "\nAnswer:") for r in records if r["id"] in gold]

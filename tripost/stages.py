@@ -11,12 +11,15 @@ import pickle
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tripost import bigbench, expert, improvement_data, io
 from tripost.tasks import get_task
 from tripost.tasks.base import Record
 from tripost.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from tripost.llm import Ledger
 
 SPLITS = ("train", "val", "test", "extra_train")
 
@@ -49,11 +52,49 @@ def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], output
     return {split: len(splits[split]) for split in SPLITS}
 
 
-def make_rationales(task_name: str, inputs: list[Path], out: Path) -> None:
-    """Gold rationales of every training-side record (train, val, extra_train)."""
+def make_expert(task_name: str, expert_cfg: dict[str, Any], train: list[Record], ledger: Ledger, kind: str | None = None):
+    """The configured expert of a task (``kind`` overrides ``expert.kind``)."""
     task = get_task(task_name)
-    rows = [{"id": r["id"], "rationale": task.solve(r)} for path in inputs for r in io.read_jsonl(path)]
+    if (kind or expert_cfg["kind"]) == "scripted":
+        return expert.ScriptedExpert(task)
+    from tripost.llm import LLM
+    from tripost.llm_expert import FewShot, LLMExpert
+
+    settings = expert_cfg["openai"]
+    return LLMExpert(task, LLM(settings, ledger), FewShot(task, train, settings["few_shot"]), settings)
+
+
+def _each(expert_cfg: dict[str, Any], kind: str, function, items: list) -> list:
+    """``function`` over ``items``: in order, ``concurrency`` at a time for an LLM expert."""
+    if kind == "scripted":
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=expert_cfg["openai"]["concurrency"]) as pool:
+        return list(pool.map(function, items))
+
+
+def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: dict[str, Any], ledger_path: Path) -> None:
+    """Gold rationales of every training-side record (train, val, extra_train): the scripted
+    solver's, or an LLM's that reach the labelled answer (the others are left out and counted)."""
+    from tripost.llm import Ledger
+
+    task, ledger, kind = get_task(task_name), Ledger(), expert_cfg["rationales"]
+    records = [r for path in inputs for r in io.read_jsonl(path)]
+    if kind == "scripted":
+        rows = [{"id": r["id"], "rationale": task.solve(r)} for r in records]
+    else:
+        writer = make_expert(task_name, expert_cfg, io.read_jsonl(inputs[0]), ledger, kind)
+        samples = expert_cfg["openai"]["rationale"]["samples"]
+
+        def rationale(record: Record) -> str | None:
+            return next((text for i in range(samples) if (text := writer.rationale(record, i)) is not None), None)
+
+        texts = _each(expert_cfg, kind, rationale, records)
+        rows = [{"id": r["id"], "rationale": t} for r, t in zip(records, texts) if t is not None]
+    print(f"rationales: {len(rows)} of {len(records)} questions kept", flush=True)
     io.write_jsonl(out, rows)
+    ledger.write(ledger_path, questions=len(records), kept=len(rows))
 
 
 def _gold(path: Path) -> dict[str, str]:
@@ -65,7 +106,7 @@ def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab
 
     task = get_task(task_name)
     gold = _gold(rationales)
-    texts = [task.rationale_text(r, gold[r["id"]]) for path in records for r in io.read_jsonl(path)]
+    texts = [task.rationale_text(r, gold[r["id"]]) for path in records for r in io.read_jsonl(path) if r["id"] in gold]
     build_tokenizer(texts, task.phrases, vocab_size).save_pretrained(str(out_dir))
 
 
@@ -160,25 +201,39 @@ def collection_window(records: list[Record], window: int | None, iteration: int)
     return records[start: start + size]
 
 
-def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, out: Path) -> None:
+def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, expert_cfg: dict[str, Any],
+             out: Path, ledger_path: Path) -> None:
     """The expert's verdict on every trajectory: kept as is, to edit (where, with what), dropped."""
-    task = get_task(task_name)
-    rows = []
-    for row in io.read_jsonl(rollouts):
+    from tripost.llm import Ledger
+
+    task, ledger = get_task(task_name), Ledger()
+    judge = make_expert(task_name, expert_cfg, list(records.values()), ledger)
+
+    def locate(row: dict[str, Any]) -> dict[str, Any]:
         trajectory = Trajectory(row["attempts"], row["feedbacks"], row["malformed"])
-        located = expert.locate_edit(task, records[row["id"]], trajectory, max_words)
-        rows.append({"id": row["id"], "pass": row["pass"], **located})
+        return {"id": row["id"], "pass": row["pass"],
+                **expert.locate_edit(task, judge, records[row["id"]], trajectory, max_words)}
+
+    rows = _each(expert_cfg, expert_cfg["kind"], locate, io.read_jsonl(rollouts))
     io.write_jsonl(out, rows)
+    ledger.write(ledger_path, trajectories=len(rows))
 
 
-def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], out: Path) -> None:
+def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], expert_cfg: dict[str, Any],
+                out: Path, ledger_path: Path) -> None:
     """The expert's improvement of every trajectory that needs one."""
-    task = get_task(task_name)
-    rows = []
-    for row in io.read_jsonl(feedback_rows):
-        improved = expert.improve(task, records[row["id"]], row)
-        rows.append({"id": row["id"], "pass": row["pass"], **improved})
+    from tripost.llm import Ledger
+
+    task, ledger = get_task(task_name), Ledger()
+    editor = make_expert(task_name, expert_cfg, list(records.values()), ledger)
+
+    def improve(row: dict[str, Any]) -> dict[str, Any]:
+        improved = expert.improve(task, editor, records[row["id"]], row, expert_cfg["max_rounds"])
+        return {"id": row["id"], "pass": row["pass"], **improved}
+
+    rows = _each(expert_cfg, expert_cfg["kind"], improve, io.read_jsonl(feedback_rows))
     io.write_jsonl(out, rows)
+    ledger.write(ledger_path, trajectories=len(rows))
 
 
 def build_improvement_data(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from tripost.tasks.base import Task
+from tripost.tasks.date_understanding import DateUnderstanding
 from tripost.tasks.logical_deduction import LogicalDeduction
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MultistepArithmetic, WordSorting, LogicalDeduction)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MultistepArithmetic, WordSorting, DateUnderstanding, LogicalDeduction)}
 
 
 def get_task(name: str) -> Task:

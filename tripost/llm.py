@@ -1,0 +1,177 @@
+"""Any OpenAI-compatible LLM through the real ``openai`` client (OpenAI, Azure, vLLM, Ollama,
+llama.cpp, ``transformers serve``).
+
+Every response is kept in an on-disk cache keyed by (model, API, prompt, sampling parameters,
+sample index), so a rerun or a resumed run makes no repeated call and rebuilds the same artifacts.
+Calls are retried with exponential backoff on 408/409/429/5xx, timeouts and connection errors
+(honouring ``Retry-After``); ``map`` runs at most ``concurrency`` calls at a time. A ``Ledger``
+counts calls, cache hits, retries, tokens and cost for the artifact it is written next to. The API
+key is read from the environment variable the config names, and is never written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import openai
+
+T = TypeVar("T")
+R = TypeVar("R")
+RETRIED_STATUS = {408, 409, 429} | set(range(500, 600))
+STOP = "[END]"  # the few-shot blocks end every example with it (spec §2.7)
+
+
+class LLMError(RuntimeError):
+    """A call that cannot succeed (bad request, auth, missing key) or ran out of retries."""
+
+
+@dataclass
+class Ledger:
+    """What the calls behind one artifact cost."""
+
+    model: str = ""
+    calls: int = 0  # requests answered by the server
+    cached: int = 0  # answered from the cache, no request
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def write(self, path: Path, **counts: Any) -> None:
+        """The ledger, with the artifact's own ``counts`` (records kept, dropped...), as JSON."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**self.to_json(), **counts}, indent=1) + "\n")
+
+
+class ResponseCache:
+    """A SQLite table of responses by request key; safe to share between threads and processes."""
+
+    def __init__(self, directory: str | Path):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(Path(directory) / "responses.sqlite", check_same_thread=False, timeout=60)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, request TEXT, response TEXT)")
+            self._db.commit()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)",
+                             (key, json.dumps(request, sort_keys=True), json.dumps(response)))
+            self._db.commit()
+
+
+def request_key(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+class LLM:
+    """One configured endpoint and model (the ``expert.openai`` block of the config)."""
+
+    def __init__(self, settings: dict[str, Any], ledger: Ledger | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.ledger = ledger or Ledger()
+        self.ledger.model = settings["model"]
+        self.cache = ResponseCache(settings["cache"])
+        self._sleep = sleep
+        self._client: openai.OpenAI | None = None
+
+    def _api_key(self) -> str:
+        name = self.settings.get("api_key_env")
+        if not name:
+            return "unused"  # a local server without authentication
+        key = os.environ.get(name)
+        if not key:
+            raise LLMError(f"expert.openai.api_key_env: the environment variable {name} is not set")
+        return key
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:  # made on first use: a fully cached run needs no key and no server
+            self._client = openai.OpenAI(api_key=self._api_key(), base_url=self.settings.get("base_url"),
+                                         timeout=self.settings["timeout_s"], max_retries=0)
+        return self._client
+
+    def complete(self, prompt: str, temperature: float, max_tokens: int, sample: int = 0) -> str:
+        """The completion of ``prompt`` up to ``[END]``; ``sample`` tells apart repeated samples."""
+        request = {"model": self.settings["model"], "api": self.settings["api"], "prompt": prompt,
+                   "temperature": temperature, "max_tokens": max_tokens, "stop": [STOP], "sample": sample}
+        if self.settings["api"] == "chat":
+            request["system"] = self.settings.get("system") or ""
+        key = request_key(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            with self.ledger._lock:
+                self.ledger.cached += 1
+            return cached["text"]
+        response = self._call_with_retries(request)
+        self.cache.put(key, request, response)
+        return response["text"]
+
+    def _call_with_retries(self, request: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(self.settings["max_retries"] + 1):
+            try:
+                response = self._call(request)
+                break
+            except (openai.APIConnectionError, openai.APITimeoutError) as error:  # timeouts are connection errors
+                wait, reason = None, type(error).__name__
+            except openai.APIStatusError as error:
+                if error.status_code not in RETRIED_STATUS:
+                    raise LLMError(f"{self.settings['model']}: HTTP {error.status_code}: {error.message}") from None
+                wait, reason = _retry_after(error.response), f"HTTP {error.status_code}"
+            if attempt == self.settings["max_retries"]:
+                raise LLMError(f"{self.settings['model']}: gave up after {attempt + 1} tries ({reason})")
+            with self.ledger._lock:
+                self.ledger.retries += 1
+            self._sleep(wait if wait is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2))
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        prices = self.settings["price_per_million_tokens"]
+        with self.ledger._lock:
+            self.ledger.calls += 1
+            self.ledger.prompt_tokens += prompt_tokens
+            self.ledger.completion_tokens += completion_tokens
+            self.ledger.cost_usd += (prompt_tokens * prices["prompt"] + completion_tokens * prices["completion"]) / 1e6
+        choice = response.choices[0]
+        text = choice.message.content if self.settings["api"] == "chat" else choice.text
+        return {"text": text or "", "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+
+    def _call(self, request: dict[str, Any]):
+        common = {"model": request["model"], "temperature": request["temperature"],
+                  "max_tokens": request["max_tokens"], "stop": request["stop"]}
+        if request["api"] == "chat":
+            messages = ([{"role": "system", "content": request["system"]}] if request["system"] else [])
+            return self.client.chat.completions.create(messages=messages + [{"role": "user", "content": request["prompt"]}], **common)
+        return self.client.completions.create(prompt=request["prompt"], **common)
+
+    def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``function`` over ``items`` with at most ``concurrency`` running at once, in order."""
+        with ThreadPoolExecutor(max_workers=self.settings["concurrency"]) as pool:
+            return list(pool.map(function, items))
+
+
+def _retry_after(response) -> float | None:
+    try:
+        return float(response.headers.get("retry-after"))
+    except (TypeError, ValueError, AttributeError):
+        return None

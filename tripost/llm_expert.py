@@ -1,0 +1,190 @@
+"""The expert as an LLM, the paper's path (spec §1.4, §2.7, §4): rationales, feedback (FBK) and
+improvements (IMP) from few-shot prompts to any OpenAI-compatible model.
+
+The few-shot blocks are ours: built from the task's own training questions by its scripted
+expert (a gold rationale; the same rationale with one number changed, the scripted verifier's
+verdict on it in the "Earliest error step / Error segment / Error reason" table the original's
+prompts use; the corrected rationale after the feedback). Prompts, the table's parsing, the
+feedback it renders and the checks on an improvement follow the spec.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tripost.expert import ERROR
+from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, with_info
+from tripost.llm import LLM, STOP
+from tripost.tasks.base import Record, Task
+
+FEEDBACK_CUE = "Earliest error step:"
+
+
+# ---- few-shot examples --------------------------------------------------------------------------
+def plant_error(task: Task, record: Record) -> tuple[str, StepError] | None:
+    """The gold rationale with the last number of one step changed (the middle step first, then
+    the others), and the scripted verifier's verdict on it; None when no change is caught."""
+    lines = task.solve(record).split("\n")
+    numbered = list(range(len(lines) - 1))
+    for position in sorted(numbered, key=lambda i: abs(i - len(numbered) // 2)):
+        match = STEP_ID.match(lines[position])
+        body_start = match.end() if match else 0
+        digits = list(re.finditer(r"\d+", lines[position][body_start:]))
+        if not digits:
+            continue
+        last = digits[-1]
+        start, end = body_start + last.start(), body_start + last.end()
+        changed = lines[position][:start] + str(int(last.group()) + 1) + lines[position][end:]
+        attempt = "\n".join(lines[:position] + [changed] + lines[position + 1:])
+        try:
+            error = task.first_error(record, attempt)
+        except ValueError:
+            continue
+        if error is not None:
+            return attempt, error
+    return None
+
+
+def _table(error: StepError) -> str:
+    reason = error.reason[0].upper() + error.reason[1:]
+    return f' ({error.step})\nError segment: "{error.part}"\nError reason: {reason}.'
+
+
+class FewShot:
+    """The three few-shot blocks of one task, from ``k`` of its training questions."""
+
+    def __init__(self, task: Task, records: list[Record], k: int):
+        self.rationale, self.feedback, self.update = [], [], []
+        for record in records:
+            if len(self.feedback) == k:
+                break
+            planted = plant_error(task, record)
+            if planted is None:
+                continue
+            wrong, error = planted
+            gold = task.solve(record)
+            self.rationale.append(f"{task.prompt(record)}\n{gold} {STOP}")
+            self.feedback.append(f"{task.prompt(record)}\n{wrong}\n{FEEDBACK_CUE}{_table(error)} {STOP}")
+            update_head = with_info(UPDATED_HEAD, task.info)
+            self.update.append(f"{task.prompt(record)}\n{wrong} {STOP}\nFeedback: {render_feedback(error, wrong)}\n"
+                               f"{update_head}\n{gold} {STOP}")
+        if not self.feedback:
+            raise ValueError(f"{task.name}: no training question gives a few-shot example")
+
+    def block(self, kind: str) -> str:
+        return "\n\n".join(getattr(self, kind)) + "\n\n"
+
+
+# ---- the LLM's feedback table -------------------------------------------------------------------
+def _numbered(attempt: str) -> list[str]:
+    return [line for line in attempt.strip().split("\n") if STEP_ID.match(line)]
+
+
+def render_feedback(error: StepError, attempt: str) -> str:
+    """The "LLM tabular" feedback string (spec §2.3)."""
+    if error.step == "Final response":
+        previous = len(_numbered(attempt))
+    else:
+        previous = int(error.step.split(".")[0]) - 1
+    head = "" if previous == 0 else "Step (1) is correct. " if previous == 1 else f"Step (1) to step ({previous}) are correct. "
+    reason = error.reason[0].lower() + error.reason[1:]
+    reason = reason if reason.endswith(".") else reason + "."
+    return f'{head}In step ({error.step}) the part "{error.part}" is incorrect. This is because {reason}'
+
+
+def parse_table(completion: str, attempt: str) -> StepError | None:
+    """The LLM's table as a ``StepError``; None when it does not follow the format (spec §4)."""
+    lines = [line for line in completion.strip().split("\n") if line.strip()]
+    if len(lines) < 3:
+        return None
+    number = re.search(r"\((\d+)\)", lines[0])
+    n_steps = len(_numbered(attempt))
+    if number is not None and 1 <= int(number.group(1)) <= n_steps:
+        step = number.group(1)
+    elif "final response" in lines[0].lower():
+        step = "Final response"
+    else:
+        return None
+    if "Error segment:" not in lines[1] or "Error reason:" not in lines[2]:
+        return None
+    segment = lines[1].split("Error segment:", 1)[1].strip().strip('"')
+    reason = lines[2].split("Error reason:", 1)[1].strip()
+    if not segment or not reason:
+        return None
+    return StepError(step, None, segment, reason)
+
+
+# ---- the improvement's checks ----------------------------------------------------------------------
+def clean_attempt(text: str) -> str | None:
+    """An LLM continuation cut to one attempt (spec §4, IMP output handling); None when it holds
+    a line that is neither a step nor the final response."""
+    kept: list[str] = []
+    for line in (raw.strip() for raw in text.strip().split("\n")):
+        lowered = line.lower()
+        if any(mark in lowered for mark in ("q:", "options:", "updated answer:", "feedback:")) or re.match(r"\([A-Z]\)", line):
+            break
+        if not line or lowered.startswith("answer:"):
+            continue
+        match = STEP_ID.match(line)
+        if match is None and not line.startswith(FINAL_PREFIX):
+            return None
+        if match and kept and (previous := STEP_ID.match(kept[-1])) and previous.group(1) == match.group(1):
+            continue
+        kept.append(line)
+    return "\n".join(kept) if kept else None
+
+
+def error_line_index(attempt: str, step: str) -> int:
+    lines = attempt.split("\n")
+    if step == "Final response":
+        return len(lines) - 1
+    return next((i for i, line in enumerate(lines) if line.startswith(f"({step})")), 0)
+
+
+def is_legit_update(previous: str, new: str, step: str, part: str) -> bool:
+    """``is_parsable`` and ``made_progress`` of spec §5.4 E.3."""
+    lines = new.split("\n")
+    if new == previous or not lines[-1].startswith(FINAL_PREFIX) or "the answer is" not in lines[-1].lower():
+        return False
+    cut = error_line_index(previous, step)
+    old_lines = previous.split("\n")
+    if lines[:cut] != old_lines[:cut] or len(lines) <= cut:
+        return False
+    return lines[cut] != old_lines[cut] and part not in lines[cut]
+
+
+# ---- the expert ---------------------------------------------------------------------------------
+class LLMExpert:
+    """FBK and IMP as prompts to one OpenAI-compatible model."""
+
+    def __init__(self, task: Task, llm: LLM, few_shot: FewShot, settings: dict[str, Any]):
+        self.task, self.llm, self.few_shot, self.settings = task, llm, few_shot, settings
+
+    def rationale(self, record: Record, sample: int = 0) -> str | None:
+        """A rationale for a training question, kept only when it reaches the labelled answer with
+        valid content (spec §1.3-1.4: the original kept Codex rationales that chose the gold option)."""
+        prompt = self.few_shot.block("rationale") + self.task.prompt(record) + "\n"
+        params = self.settings["rationale"]
+        text = clean_attempt(self.llm.complete(prompt, params["temperature"], params["max_tokens"], sample))
+        if text is None or not self.task.is_correct(self.task.parse_answer(text), record):
+            return None
+        return text if self.task.has_valid_content(record, text) else None
+
+    def error_feedback(self, record: Record, attempt: str) -> str:
+        prompt = f"{self.few_shot.block('feedback')}{self.task.prompt(record)}\n{attempt}\n{FEEDBACK_CUE}"
+        params = self.settings["feedback"]
+        error = parse_table(self.llm.complete(prompt, params["temperature"], params["max_tokens"]), attempt)
+        return ERROR if error is None else render_feedback(error, attempt)
+
+    def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
+        """The improved attempt: M's lines before the error step, then the LLM's continuation."""
+        lines = attempt.split("\n")
+        prefix = lines[: error_line_index(attempt, step)]
+        partial = "\n" + "".join(line + "\n" for line in prefix)
+        prompt = (f"{self.few_shot.block('update')}{self.task.prompt(record)}\n{attempt} {STOP}\nFeedback: {feedback}\n"
+                  f"{with_info(UPDATED_HEAD, self.task.info)}{partial}")
+        params = self.settings["improvement"]
+        text = clean_attempt("\n".join(prefix + [self.llm.complete(prompt, params["temperature"], params["max_tokens"])]))
+        return text if text is not None and is_legit_update(attempt, text, step, part) else None
+
