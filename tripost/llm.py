@@ -18,15 +18,12 @@ import random
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable
 
 import openai
 
-T = TypeVar("T")
-R = TypeVar("R")
 RETRIED_STATUS = {408, 409, 429} | set(range(500, 600))
 STOP = "[END]"  # the few-shot blocks end every example with it (spec §2.7)
 
@@ -48,8 +45,13 @@ class Ledger:
     cost_usd: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     def write(self, path: Path, **counts: Any) -> None:
         """The ledger, with the artifact's own ``counts`` (records kept, dropped...), as JSON."""
@@ -120,8 +122,7 @@ class LLM:
         key = request_key(request)
         cached = self.cache.get(key)
         if cached is not None:
-            with self.ledger._lock:
-                self.ledger.cached += 1
+            self.ledger.add(cached=1)
             return cached["text"]
         response = self._call_with_retries(request)
         self.cache.put(key, request, response)
@@ -140,18 +141,14 @@ class LLM:
                 wait, reason = _retry_after(error.response), f"HTTP {error.status_code}"
             if attempt == self.settings["max_retries"]:
                 raise LLMError(f"{self.settings['model']}: gave up after {attempt + 1} tries ({reason})")
-            with self.ledger._lock:
-                self.ledger.retries += 1
+            self.ledger.add(retries=1)
             self._sleep(wait if wait is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2))
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
         prices = self.settings["price_per_million_tokens"]
-        with self.ledger._lock:
-            self.ledger.calls += 1
-            self.ledger.prompt_tokens += prompt_tokens
-            self.ledger.completion_tokens += completion_tokens
-            self.ledger.cost_usd += (prompt_tokens * prices["prompt"] + completion_tokens * prices["completion"]) / 1e6
+        self.ledger.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                        cost_usd=(prompt_tokens * prices["prompt"] + completion_tokens * prices["completion"]) / 1e6)
         choice = response.choices[0]
         text = choice.message.content if self.settings["api"] == "chat" else choice.text
         return {"text": text or "", "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
@@ -163,11 +160,6 @@ class LLM:
             messages = ([{"role": "system", "content": request["system"]}] if request["system"] else [])
             return self.client.chat.completions.create(messages=messages + [{"role": "user", "content": request["prompt"]}], **common)
         return self.client.completions.create(prompt=request["prompt"], **common)
-
-    def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        """``function`` over ``items`` with at most ``concurrency`` running at once, in order."""
-        with ThreadPoolExecutor(max_workers=self.settings["concurrency"]) as pool:
-            return list(pool.map(function, items))
 
 
 def _retry_after(response) -> float | None:

@@ -1,0 +1,305 @@
+"""The OpenAI-compatible expert, driven through the real ``openai`` client against a real
+``transformers serve`` on loopback (a tiny Llama the test builds), behind a fault-injecting HTTP
+proxy that the tests use to make the server fail and recover."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import socket
+import string
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tripost import io, stages
+from tripost.formats import StepError
+from tripost.llm import LLM, Ledger, LLMError
+from tripost.llm_expert import FewShot, clean_attempt, is_legit_update, parse_table, plant_error, render_feedback
+from tripost.tasks import get_task
+from tripost.tasks.date_understanding import _extra_questions
+
+DU = get_task("date_understanding")
+SECRET = "sk-test-never-written-0123456789"
+
+
+# ---- pure parts ---------------------------------------------------------------------------------
+def _records(n: int = 12) -> list[dict]:
+    return _extra_questions({"extra_seed": 7, "n_extra_train": n}, [])
+
+
+def test_few_shot_blocks_are_built_by_the_scripted_expert():
+    records = _records()
+    few = FewShot(DU, records, 3)
+    assert len(few.rationale) == len(few.feedback) == len(few.update) == 3
+    for example in few.feedback:
+        assert "\nEarliest error step: (" in example and "\nError segment: " in example and example.endswith(" [END]")
+    wrong, error = plant_error(DU, records[0])
+    assert DU.first_error(records[0], wrong) == error and wrong != DU.solve(records[0])
+    assert few.block("update").count("Updated Answer: Let's think step by step.") == 3
+
+
+def test_table_parsing_and_the_rendered_feedback():
+    attempt = "(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n(2) The date tomorrow is 11/13/2019.\n(Final response) So the answer is (A)."
+    error = parse_table(' (1)\nError segment: "today is 11/12/2019"\nError reason: Today is the day before, 11/11/2019.', attempt)
+    assert error == StepError("1", None, "today is 11/12/2019", "Today is the day before, 11/11/2019.")
+    assert render_feedback(error, attempt) == ('In step (1) the part "today is 11/12/2019" is incorrect. '
+                                               "This is because today is the day before, 11/11/2019.")
+    second = parse_table(" (2)\nError segment: x\nError reason: wrong", attempt)
+    assert render_feedback(second, attempt).startswith('Step (1) is correct. In step (2) the part "x"')
+    final = parse_table(" (Final response)\nError segment: (A)\nError reason: it is (B)", attempt)
+    assert render_feedback(final, attempt).startswith("Step (1) to step (2) are correct. In step (Final response)")
+    for bad in ("", " (1)\nError segment: x", " (7)\nError segment: x\nError reason: y", " none\nError segment: x\nError reason: y"):
+        assert parse_table(bad, attempt) is None
+
+
+def test_improvement_checks():
+    old = "(1) a is 1.\n(2) b is 3.\n(Final response) So the answer is (A)."
+    assert clean_attempt("(1) a is 1.\n(1) a is 1.\n(2) b is 2.\n(Final response) So the answer is (B).\nQ: next") == \
+        "(1) a is 1.\n(2) b is 2.\n(Final response) So the answer is (B)."
+    assert clean_attempt("(1) a is 1.\nsome chatter\n(Final response) So the answer is (B).") is None
+    assert is_legit_update(old, "(1) a is 1.\n(2) b is 2.\n(Final response) So the answer is (B).", "2", "b is 3")
+    assert not is_legit_update(old, old, "2", "b is 3")  # no change
+    assert not is_legit_update(old, "(1) a is 5.\n(2) b is 2.\n(Final response) So the answer is (B).", "2", "b is 3")
+    assert not is_legit_update(old, "(1) a is 1.\n(2) b is 3, so.\n(Final response) So the answer is (B).", "2", "b is 3")
+    assert not is_legit_update(old, "(1) a is 1.\n(2) b is 2.", "2", "b is 3")  # no final response
+
+
+# ---- a real server on loopback ----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FaultProxy(http.server.ThreadingHTTPServer):
+    """Forwards requests to the server; the next ``failures`` answers are the given HTTP errors
+    instead (a ``None`` among them lets one request through)."""
+
+    def __init__(self, upstream: int):
+        self.upstream, self.forwarded, self.failures, self.headers_seen = upstream, 0, [], []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        proxy: FaultProxy = self.server
+        with proxy.lock:
+            proxy.headers_seen.append(self.headers.get("authorization", ""))
+            failure = proxy.failures.pop(0) if proxy.failures else None  # None in the list: forward
+            if failure is None:
+                proxy.forwarded += 1
+        if failure is not None:
+            self.send_response(failure)
+            self.send_header("retry-after", "0")
+            self.send_header("content-type", "application/json")
+            payload = json.dumps({"error": {"message": f"injected {failure}"}}).encode()
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
+        connection.request("POST", self.path, body, {"content-type": "application/json"})
+        response = connection.getresponse()
+        payload = response.read()
+        self.send_response(response.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``transformers serve`` of a tiny Llama (all printable characters in its vocabulary) and a
+    fault-injecting proxy in front of it; yields (proxy, model name)."""
+    from tripost.model import build_scratch_model
+    from tripost.tokenizer import train_tokenizer
+
+    root = tmp_path_factory.mktemp("llm")
+    model_dir = root / "tiny-llm"
+    tokenizer = train_tokenizer([string.printable] * 4, [], 0)
+    model = build_scratch_model(tokenizer, {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1,
+                                            "num_heads": 2, "max_positions": 8192}, seed=0)
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_CACHE": str(root / "hub"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    (root / "hub").mkdir()
+    log = open(root / "serve.log", "w")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", str(model_dir),
+                                "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--format", "quiet"],
+                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"transformers serve did not start: {(root / 'serve.log').read_text()[-2000:]}")
+    proxy = FaultProxy(port)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    yield proxy, str(model_dir)
+    proxy.shutdown()
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def _settings(proxy: FaultProxy, model: str, cache: Path, **changes) -> dict:
+    settings = {
+        "model": model, "base_url": f"http://127.0.0.1:{proxy.server_address[1]}/v1", "api_key_env": "TRIPOST_TEST_KEY",
+        "api": "completions", "system": None, "concurrency": 2, "max_retries": 4, "timeout_s": 120,
+        "cache": str(cache), "price_per_million_tokens": {"prompt": 1.0, "completion": 2.0}, "few_shot": 2,
+        "rationale": {"temperature": 0.0, "max_tokens": 24, "samples": 1},
+        "feedback": {"temperature": 0.0, "max_tokens": 24}, "improvement": {"temperature": 0.0, "max_tokens": 24},
+    }
+    return {**settings, **changes}
+
+
+def test_completions_are_cached_and_counted(server, tmp_path, monkeypatch):
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    llm = LLM(_settings(proxy, model, tmp_path / "cache"))
+    before = proxy.forwarded
+    text = llm.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16)
+    assert isinstance(text, str) and proxy.forwarded == before + 1
+    assert llm.ledger.calls == 1 and llm.ledger.prompt_tokens > 0 and llm.ledger.completion_tokens > 0
+    assert llm.ledger.cost_usd == pytest.approx((llm.ledger.prompt_tokens + 2 * llm.ledger.completion_tokens) / 1e6)
+    again = LLM(_settings(proxy, model, tmp_path / "cache"))  # a new process would read the same file
+    assert again.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16) == text
+    assert proxy.forwarded == before + 1 and again.ledger.cached == 1 and again.ledger.calls == 0
+    again.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16, sample=1)  # another sample is another request
+    assert proxy.forwarded == before + 2
+
+
+def test_retries_on_429_and_5xx_then_gives_up_clearly(server, tmp_path, monkeypatch):
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    waits: list[float] = []
+    llm = LLM(_settings(proxy, model, tmp_path / "cache"), sleep=waits.append)
+    proxy.failures = [429, 503, 500]
+    assert isinstance(llm.complete("Q: retry me", 0.0, 8), str)
+    assert llm.ledger.retries == 3 and waits == [0.0, 0.0, 0.0]  # the proxy's Retry-After: 0
+    proxy.failures = [503] * 5
+    with pytest.raises(LLMError, match="gave up after 5 tries"):
+        llm.complete("Q: never answered", 0.0, 8)
+    proxy.failures = [401]
+    with pytest.raises(LLMError, match="HTTP 401") as failure:
+        llm.complete("Q: unauthorised", 0.0, 8)
+    assert SECRET not in str(failure.value)
+    assert proxy.headers_seen[-1] == f"Bearer {SECRET}"  # the key went to the server, and only there
+    monkeypatch.delenv("TRIPOST_TEST_KEY")
+    with pytest.raises(LLMError, match="TRIPOST_TEST_KEY is not set"):
+        LLM(_settings(proxy, model, tmp_path / "other")).complete("Q: no key", 0.0, 8)
+
+
+def _rollouts(path: Path, records: list[dict]) -> None:
+    """M's trajectories: a planted wrong attempt for most questions, the gold one for every fourth."""
+    rows = []
+    for i, record in enumerate(records):
+        attempt = DU.solve(record) if i % 4 == 0 else plant_error(DU, record)[0]
+        rows.append({"id": record["id"], "pass": 0, "attempts": [attempt], "feedbacks": [], "malformed": False})
+    io.write_jsonl(path, rows)
+
+
+def _expert_cfg(settings: dict) -> dict:
+    return {"kind": "openai", "rationales": "openai", "max_rounds": 2, "openai": settings}
+
+
+def test_feedback_and_improvement_stages_survive_a_failing_server(server, tmp_path, monkeypatch):
+    """The same records from a clean server and from one that keeps failing: identical outputs,
+    every trajectory exactly once; a rerun answers everything from the cache."""
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    records = _records(12)
+    by_id = {r["id"]: r for r in records}
+    _rollouts(tmp_path / "rollouts.jsonl", records)
+    outputs = {}
+    for run, failures in (("clean", []), ("flaky", [503, 429, None, 502, 500, None, 504] * 3)):
+        cfg = _expert_cfg(_settings(proxy, model, tmp_path / f"cache-{run}", max_retries=20))
+        proxy.failures = list(failures)
+        stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, cfg,
+                        tmp_path / f"{run}.feedback.jsonl", tmp_path / f"{run}.feedback.ledger.json")
+        stages.improvement("date_understanding", tmp_path / f"{run}.feedback.jsonl", by_id, cfg,
+                           tmp_path / f"{run}.improvements.jsonl", tmp_path / f"{run}.improvements.ledger.json")
+        outputs[run] = [io.read_jsonl(tmp_path / f"{run}.{kind}.jsonl") for kind in ("feedback", "improvements")]
+        assert not proxy.failures  # every injected failure was met and retried
+    assert outputs["clean"] == outputs["flaky"]
+    feedback_rows = outputs["clean"][0]
+    assert [r["id"] for r in feedback_rows] == [r["id"] for r in records]  # none lost, none duplicated
+    assert sum(r["outcome"] == "directly_correct" for r in feedback_rows) == 3  # the gold short-cut, no call
+    clean = json.loads((tmp_path / "clean.feedback.ledger.json").read_text())
+    flaky = json.loads((tmp_path / "flaky.feedback.ledger.json").read_text())
+    assert clean["calls"] == 9 and clean["retries"] == 0 and flaky["calls"] == 9 and flaky["retries"] == 15
+    # a rerun (a resumed job) makes no request and writes the same rows
+    forwarded = proxy.forwarded
+    cfg = _expert_cfg(_settings(proxy, model, tmp_path / "cache-clean"))
+    stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, cfg,
+                    tmp_path / "rerun.jsonl", tmp_path / "rerun.ledger.json")
+    assert proxy.forwarded == forwarded and io.read_jsonl(tmp_path / "rerun.jsonl") == feedback_rows
+    assert json.loads((tmp_path / "rerun.ledger.json").read_text())["cached"] == 9
+    for path in tmp_path.rglob("*"):  # the key is in no output, ledger or cache file
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_llm_improvement_is_asked_once_per_edit_and_checked(server, tmp_path, monkeypatch):
+    """Edits located by the scripted verifier, improved by the LLM: one request per edit and round;
+    the tiny model's text never passes the legit-update check, so every edit is dropped, counted."""
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    records = _records(8)
+    by_id = {r["id"]: r for r in records}
+    _rollouts(tmp_path / "rollouts.jsonl", records)
+    scripted = {"kind": "scripted", "rationales": "scripted", "max_rounds": 2, "openai": None}
+    stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, scripted,
+                    tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json")
+    to_edit = sum(r["outcome"] == "to_edit" for r in io.read_jsonl(tmp_path / "feedback.jsonl"))
+    assert to_edit == 6
+    stages.improvement("date_understanding", tmp_path / "feedback.jsonl", by_id,
+                       _expert_cfg(_settings(proxy, model, tmp_path / "cache")),
+                       tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json")
+    outcomes = [r["outcome"] for r in io.read_jsonl(tmp_path / "improvements.jsonl")]
+    assert outcomes.count("dropped:improvement_failed") == to_edit and outcomes.count("directly_correct") == 2
+    assert json.loads((tmp_path / "improvements.ledger.json").read_text())["calls"] == to_edit
+
+
+def test_llm_rationales_keep_only_answers_that_reach_the_label(server, tmp_path, monkeypatch):
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    records = _records(6)
+    io.write_jsonl(tmp_path / "train.jsonl", records)
+    io.write_jsonl(tmp_path / "empty.jsonl", [])
+    cfg = _expert_cfg(_settings(proxy, model, tmp_path / "cache"))
+    stages.make_rationales("date_understanding", [tmp_path / "train.jsonl", tmp_path / "empty.jsonl", tmp_path / "empty.jsonl"],
+                           tmp_path / "rationales.jsonl", cfg, tmp_path / "ledger.json")
+    ledger = json.loads((tmp_path / "ledger.json").read_text())
+    kept = io.read_jsonl(tmp_path / "rationales.jsonl")
+    assert ledger["questions"] == 6 and ledger["calls"] == 6 and ledger["kept"] == len(kept)
+    for row in kept:  # whatever the tiny model wrote, what is kept reaches the labelled answer
+        record = next(r for r in records if r["id"] == row["id"])
+        assert DU.is_correct(DU.parse_answer(row["rationale"]), record)
+
+
+def test_ledger_json_has_every_count():
+    ledger = Ledger(model="m")
+    ledger.add(calls=2, prompt_tokens=10, completion_tokens=4, cost_usd=0.5)
+    assert ledger.to_json() == {"model": "m", "calls": 2, "cached": 0, "retries": 0, "prompt_tokens": 10,
+                                "completion_tokens": 4, "cost_usd": 0.5}
