@@ -303,3 +303,42 @@ def test_ledger_json_has_every_count():
     ledger.add(calls=2, prompt_tokens=10, completion_tokens=4, cost_usd=0.5)
     assert ledger.to_json() == {"model": "m", "calls": 2, "cached": 0, "retries": 0, "prompt_tokens": 10,
                                 "completion_tokens": 4, "cost_usd": 0.5}
+
+
+def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_path):
+    """The micro config, date understanding only, feedback and improvements from the loopback
+    server: the whole DAG runs, every feedback and improvement job writes its ledger, the calls
+    are made once (a rerun of the feedback jobs is answered by the cache), the key is nowhere."""
+    from test_workflow import snakemake, write_config
+
+    proxy, model = server
+    results = tmp_path / "results"
+
+    def change(config: dict) -> None:
+        config.update(tasks=["date_understanding"], results=str(results))
+        config["tripost"]["iterations"] = 2
+        config["expert"].update(kind="openai", rationales="scripted")
+        config["expert"]["openai"].update(_settings(proxy, model, tmp_path / "llm-cache"))
+
+    path = write_config(tmp_path, "llm.yaml", change)
+    os.environ["TRIPOST_TEST_KEY"] = SECRET
+    try:
+        snakemake("--cores", "2", "--configfile", str(path))
+        ledgers = sorted(results.glob("tripost/date_understanding/seed0/iter*/*.ledger.json"))
+        assert len(ledgers) == 4
+        calls = sum(json.loads(p.read_text())["calls"] for p in ledgers)
+        feedback_calls = sum(json.loads(p.read_text())["calls"] for p in ledgers if p.name.startswith("feedback"))
+        assert feedback_calls > 0 and calls >= feedback_calls
+        first = results / "tripost/date_understanding/seed0/iter1/feedback.jsonl"
+        before = json.loads(first.with_suffix(".ledger.json").read_text())
+        rows, forwarded = first.read_text(), proxy.forwarded
+        snakemake(str(first), "--cores", "1", "--configfile", str(path), "--force")  # the job again
+        after = json.loads(first.with_suffix(".ledger.json").read_text())
+        assert proxy.forwarded == forwarded and first.read_text() == rows
+        assert after["calls"] == 0 and after["cached"] == before["calls"] > 0
+        assert (results / "tables" / "main.md").exists()
+    finally:
+        del os.environ["TRIPOST_TEST_KEY"]
+    for file in results.rglob("*"):
+        if file.is_file():
+            assert SECRET.encode() not in file.read_bytes(), file
