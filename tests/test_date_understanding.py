@@ -120,7 +120,7 @@ def test_rationale_of_the_spec_question():
               "answer": "B", "meta": {"options": ["09/04/2018", "11/11/2018", "08/25/2018", "11/02/2018", "11/04/2018"]}}
     assert TASK.solve(record) == ("(1) Tomorrow is 11/12/2019, so today is 11/11/2019.\n"
                                   "(2) The date one year ago from today is 11/11/2018.\n"
-                                  "(Final response) So the answer is (B).")
+                                  "(Final response) 11/11/2018 is option (B). So the answer is (B).")
     wrong = "(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n(2) The date one year ago from today is 11/12/2018.\n(Final response) So the answer is (D)."
     error = TASK.first_error(record, wrong)
     assert scripted_error_feedback(error) == ('In step (1) the part " today is 11/12/2019 " is incorrect. '

@@ -59,7 +59,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, key):
 def test_dry_run_of_the_default_lists_every_stage():
     counts = job_counts(snakemake("-n", "--forceall").stdout)  # whatever is already built here
     assert STAGES <= set(counts)
-    assert counts["evaluate"] == 2 * 4 and counts["rollouts"] == 2 * 3 and counts["fetch_bigbench"] == 1
+    assert counts["evaluate"] == 4 * 4 and counts["rollouts"] == 4 * 3 and counts["fetch_bigbench"] == 1
 
 
 def test_lint_is_clean():
@@ -75,7 +75,7 @@ def micro_run(tmp_path_factory):
 
 
 def test_micro_run_outputs_are_well_formed(micro_run):
-    tasks = ("multistep_arithmetic", "word_sorting", "logical_deduction")
+    tasks = ("multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction")
     table = (micro_run / "tables" / "main.md").read_text()
     assert "ft rationale" in table and "TriPosT (t=3)" in table
     for task in tasks:
@@ -121,6 +121,6 @@ def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_pa
     path = write_config(tmp_path, "changed.yaml", lambda c: c.update(
         results=str(micro_run), overrides={"iterations": {3: {"improve_data_ratio": 2.0}}}))
     counts = job_counts(snakemake("-n", "--configfile", str(path)).stdout)
-    assert counts["improvement_data"] == 3 and counts["tripost_checkpoint"] == 3
-    assert counts["evaluate"] == 3  # the three tasks' iteration-3 checkpoints only
+    assert counts["improvement_data"] == 4 and counts["tripost_checkpoint"] == 4
+    assert counts["evaluate"] == 4  # the four tasks' iteration-3 checkpoints only
     assert "baseline" not in counts and "rollouts" not in counts and "splits" not in counts

@@ -6,7 +6,10 @@ today (``date_understanding_contexts``), then one step for the question, every d
 
     (1) Tomorrow is 11/12/2019, so today is 11/11/2019.
     (2) The date one year ago from today is 11/11/2018.
-    (Final response) So the answer is (B).
+    (Final response) 11/11/2018 is option (B). So the answer is (B).
+
+The final response names the date before the letter: a small model finds the letter of a date it
+has just written in the options far more often than it picks the letter directly (docs/recipe.md).
 
 The verifier compares each line with the solver's line of the same number; the first line that
 differs is the error, with the date arithmetic that gives the right date as the reason.
@@ -126,7 +129,8 @@ def _gold_lines(record: Record, steps: list[Step]) -> list[str]:
     if day not in record["meta"]["options"]:
         raise ValueError(f"{record['id']}: the computed date {day} is not among the options")
     letter = LETTERS[record["meta"]["options"].index(day)]
-    return [f"({i}) {s.text}" for i, s in enumerate(steps, start=1)] + [f"{FINAL_PREFIX} So the answer is ({letter})."]
+    final = f"{FINAL_PREFIX} {day} is option ({letter}). So the answer is ({letter})."
+    return [f"({i}) {s.text}" for i, s in enumerate(steps, start=1)] + [final]
 
 
 # ---- generated questions -----------------------------------------------------------------------

@@ -107,7 +107,7 @@ def _now_have(state: _State, step: str, body: str) -> None:
     previous_step = state.lines[-1][0] if state.lines else None
     kind, numbers = state.numbers.get(previous_step, ("", {}))
     if kind != "letters":
-        raise _Wrong(listing, f"it does not follow from a step that reads letters")
+        raise _Wrong(listing, "it does not follow from a step that reads letters")
     if "<" not in listing and "?" not in listing:
         raise _Wrong(listing, "it should order the words with < or group them with ?")
     groups: list[tuple[int, list[str]]] = []
