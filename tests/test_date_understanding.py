@@ -128,6 +128,16 @@ def test_rationale_of_the_spec_question():
     assert TASK.has_valid_content(record, TASK.solve(record)) and not TASK.has_valid_content(record, wrong)
 
 
+def test_valid_content_reads_dates_in_any_format():
+    from tripost.tasks.date_understanding import mentions_date
+
+    assert mentions_date("(2) One week from today is April 7, 2008, that is 04/07/2008.", "04/07/2008")
+    assert mentions_date("(2) One week from today is April 7, 2008.", "04/07/2008")
+    assert mentions_date("(1) If today is 8/3/1997, then one week from today is 8/10/1997.", "08/10/1997")
+    assert not mentions_date("(2) One week from today is April 8, 2008.", "04/07/2008")
+    assert not mentions_date("(2) The date is 7.", "04/07/2008")
+
+
 def _records() -> list[dict]:
     """Every correctly labelled BIG-Bench question, and generated ones of up to three steps."""
     examples = _examples()
@@ -176,3 +186,16 @@ def test_extra_questions_are_new_seen_questions_with_their_date_among_the_option
         assert record["meta"]["options"][LETTERS.index(record["answer"])] == mdy(steps[-1].day)
         assert len(set(record["meta"]["options"])) == len(record["meta"]["options"]) in (5, 6)
     assert {split_question(r["question"])[1] for r in extra} == set(QUESTIONS)
+
+
+def test_the_rationale_filter_keeps_the_published_211_of_221():
+    """Spec §1.3: the original's filter kept 211 of the 221 new-split training rationales."""
+    from tripost.tasks.date_understanding import mentions_date
+
+    rows = [r for r in published("raw/date_understanding_codex_rationales_cleaned.jsonl")
+            if r["meta_data"]["new_split"] == "train"]
+    kept = 0
+    for row in rows:
+        options = dict(line.split(") ", 1) for line in row["formatted_choices"].split("\n"))
+        kept += mentions_date(row["rationale"].strip().split("\n")[-2], options[f"({row['correct_choice']}"])
+    assert (len(rows), kept) == (221, 211)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from dateutil import parser as dateutil_parser
 from dateutil.relativedelta import relativedelta
 
 from tripost.formats import FINAL_PREFIX, STEP_ID, StepError
@@ -107,15 +108,30 @@ class DateUnderstanding(Task):
         return search_answer(r"[Tt]he answer is \(([A-F])\)", text)
 
     def has_valid_content(self, record: Record, attempt: str) -> bool:
-        """The chosen option's date is the date of the step before the final response (spec §5.4.2)."""
+        """The step before the final response mentions the chosen option's date, in any format
+        ``dateutil`` reads (spec §1.3, §5.4.2: also the filter of an LLM's rationales)."""
         letter = self.parse_answer(attempt)
         lines = [line for line in attempt.strip().split("\n") if line.strip()]
         if letter is None or len(lines) < 2 or LETTERS.index(letter) >= len(record["meta"]["options"]):
             return False
-        return lines[-2].rstrip(".").endswith(record["meta"]["options"][LETTERS.index(letter)])
+        return mentions_date(lines[-2], record["meta"]["options"][LETTERS.index(letter)])
 
     def first_error(self, record: Record, attempt: str) -> StepError | None:
         return first_error(record, attempt)
+
+
+def mentions_date(line: str, day: str) -> bool:
+    """Whether ``line`` names the date ``day`` (MM/DD/YYYY): a phrase "is <Month> <day>, <year>"
+    or any one word, as the original's filter reads them."""
+    target = datetime.strptime(day, "%m/%d/%Y")
+    unset = datetime(1, 1, 1)  # a word without a year or a month cannot match
+    for text in re.findall(r"is (\w+\.? \d+\w*?, \d+)", line) + line.split():
+        try:
+            if dateutil_parser.parse(text.strip(".,;:()"), default=unset) == target:
+                return True
+        except (ValueError, OverflowError):
+            continue
+    return False
 
 
 def _label_agrees(record: Record) -> bool:

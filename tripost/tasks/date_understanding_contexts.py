@@ -296,6 +296,14 @@ def _fixed_day(describe: Callable[[dict[str, Any]], str], make: Callable[[dict[s
     return derive
 
 
+def _from_tomorrow(v: dict[str, Any]) -> list[Step]:
+    return [shifted(f"Tomorrow is {mdy(v['d'])}", v["d"], -DAY, "the day before")]
+
+
+def _from_yesterday(v: dict[str, Any]) -> list[Step]:
+    return [shifted(f"Yesterday was {mdy(v['d'])}", v["d"], DAY, "the day after")]
+
+
 def _stated(v: dict[str, Any]) -> list[Step]:
     return [stated(v["d"])]
 
@@ -306,11 +314,11 @@ def _sample_weekday_tomorrow(rng: random.Random) -> dict[str, Any]:
 
 
 FORMS: tuple[Form, ...] = (
-    Form("Yesterday was {d:long}.", lambda v: [shifted(f"Yesterday was {mdy(v['d'])}", v["d"], DAY, "the day after")], _one_day),
+    Form("Yesterday was {d:long}.", _from_yesterday, _one_day),
     Form("The deadline is {d:abbr}, which is {n:int} days away from now.",
          lambda v: [shifted(f"The deadline {mdy(v['d'])} is {v['n']} days away", v["d"], timedelta(days=-v["n"]),
                             f"{v['n']} days before")], _days("n")),
-    Form("Tomorrow is {d:slash}.", lambda v: [shifted(f"Tomorrow is {mdy(v['d'])}", v["d"], -DAY, "the day before")], _one_day),
+    Form("Tomorrow is {d:slash}.", _from_tomorrow, _one_day),
     Form("Today, {d:slash}, is a day that we will never forget.", _stated, _one_day),
     Form("Today is {d:abbr}.", _stated, _one_day),
     Form("It is {d:slash} today.", _stated, _one_day),
@@ -332,7 +340,7 @@ FORMS: tuple[Form, ...] = (
                                            "today", v["d"], f"the month comes first in MM/DD/YYYY: {mdy(v['d'])}")],
          _one_day),
     Form("Jane booked a flight for tomorrow, {d:abbr}.",
-         lambda v: [shifted(f"Tomorrow is {mdy(v['d'])}", v["d"], -DAY, "the day before")], _one_day),
+         _from_tomorrow, _one_day),
     Form("Jane visits the bookstore on the {day:nth_number} of each month starting from the {m:month} of {y:year}. "
          "It is her {k:nth_number} visit to the bookstore today.", _bookstore, _sample_bookstore),
     Form("Jane thought today is {w:slash}, but today is in fact {md:mon_day}, which is {n:int} day later.",
@@ -343,7 +351,7 @@ FORMS: tuple[Form, ...] = (
          _fixed_day(lambda v: f"{v['md'][0]}/{v['md'][1]} of {v['y']}", lambda v: date(v["y"], *v["md"])),
          lambda rng: (lambda d: {"md": (d.month, d.day), "y": d.year})(any_day(rng))),
     Form("Yesterday, {d:abbr}, Jane ate {a:int} pizzas and {b:int} wings.",
-         lambda v: [shifted(f"Yesterday was {mdy(v['d'])}", v["d"], DAY, "the day after")],
+         _from_yesterday,
          lambda rng: {"d": any_day(rng), "a": rng.randint(2, 9), "b": rng.randint(2, 20)}),
     Form("Jane thinks today is {a:slash}, but John thinks today is {b:slash}. {who:name} is correct.",
          _two_people, _sample_two_people),
@@ -357,7 +365,7 @@ FORMS: tuple[Form, ...] = (
     Form("The concert was scheduled to be on {d:slash0}, but was delayed by one day to today.",
          lambda v: [shifted(f"The concert moved from {mdy(v['d'])} by one day", v["d"], DAY, "the day after")], _one_day),
     Form("Jane scheduled 3 apointments with 5 poeple for tomorrow ({w:dow}, {d:slash}).",
-         lambda v: [shifted(f"Tomorrow is {mdy(v['d'])}", v["d"], -DAY, "the day before")], _sample_weekday_tomorrow),
+         _from_tomorrow, _sample_weekday_tomorrow),
     Form("The current local time is {t:time} of {d:slash}.", _stated,
          lambda rng: {"d": any_day(rng), "t": f"{rng.randint(1, 12)}:{rng.randrange(60):02} {rng.choice('ap')}m"}),
     Form("Today is the {a:ordinal} day of the {b:ordinal} month of {y:year}.",
@@ -373,7 +381,7 @@ FORMS: tuple[Form, ...] = (
     Form("In the US, Thanksgiving is on the fourth Thursday of November. Today is the US Thanksgiving of {y:year}.",
          _thanksgiving, _one_year),
     Form("Today's meeting is rescheduled to 11 am tomorrow, {d:slash}.",
-         lambda v: [shifted(f"Tomorrow is {mdy(v['d'])}", v["d"], -DAY, "the day before")], _one_day),
+         _from_tomorrow, _one_day),
     Form("Jane is celebrating the last day of {m:mon} {y:year}.",
          _fixed_day(lambda v: f"the last day of {MONTHS[v['m'] - 1]} {v['y']}", lambda v: _month_end(date(v["y"], v["m"], 1))),
          lambda rng: {"m": rng.randint(1, 12), "y": any_year(rng)}),
