@@ -16,6 +16,9 @@ rule baseline:
     params:
         model=lambda wc: tcfg(wc)["model"],
         training=lambda wc: tcfg(wc)["baseline"]["training"],
+    # the longest jobs first: every task's baseline starts before any iteration job, so that
+    # the short per-iteration jobs fill the cores while the longest baseline still trains
+    priority: 10
     threads: config["threads"]
     resources:
         mem_mb=8000,

@@ -130,6 +130,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("llm")
     model_dir = root / "tiny-llm"
     tokenizer = train_tokenizer([string.printable] * 4, [], 0)
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     model = build_scratch_model(tokenizer, {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1,
                                             "num_heads": 2, "max_positions": 8192}, seed=0)
     model.save_pretrained(model_dir)
@@ -187,6 +188,18 @@ def test_completions_are_cached_and_counted(server, tmp_path, monkeypatch):
     assert proxy.forwarded == before + 1 and again.ledger.cached == 1 and again.ledger.calls == 0
     again.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16, sample=1)  # another sample is another request
     assert proxy.forwarded == before + 2
+
+
+def test_the_chat_api_and_its_system_message(server, tmp_path, monkeypatch):
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    llm = LLM(_settings(proxy, model, tmp_path / "cache", api="chat", system="You are a helpful teacher."))
+    before = proxy.forwarded
+    assert isinstance(llm.complete("Q: Tomorrow is 11/12/2019.", 0.0, 8), str)
+    assert proxy.forwarded == before + 1 and llm.ledger.calls == 1 and llm.ledger.completion_tokens > 0
+    other = LLM(_settings(proxy, model, tmp_path / "cache", api="chat", system="Another system message."))
+    other.complete("Q: Tomorrow is 11/12/2019.", 0.0, 8)  # the system message is part of the request key
+    assert proxy.forwarded == before + 2 and other.ledger.cached == 0
 
 
 def test_retries_on_429_and_5xx_then_gives_up_clearly(server, tmp_path, monkeypatch):
