@@ -95,16 +95,20 @@ def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajecto
     return {**result, "outcome": "dropped:no_disagreement"}
 
 
+def error_line_index(attempt: str, step: str) -> int:
+    """Index of the line of ``attempt`` that step ``step`` names (the last line for the final
+    response; 0 when no line has that id)."""
+    lines = attempt.split("\n")
+    if step == "Final response":
+        return len(lines) - 1
+    return next((i for i, line in enumerate(lines) if line.startswith(f"({step})")), 0)
+
+
 def gold_continuation(task: Task, record: Record, attempt: str, error_step: str) -> str:
     """M's lines before the error step, then the gold rationale from that step on."""
-    gold = task.solve(record).split("\n")
-    lines = attempt.split("\n")
-    if error_step == "Final response":
-        return "\n".join(lines[:-1] + gold[-1:])
-    marker = f"({error_step})"
-    cut = next((i for i, line in enumerate(lines) if line.startswith(marker)), 0)
-    gold_cut = next((i for i, line in enumerate(gold) if line.startswith(marker)), 0)
-    return "\n".join(lines[:cut] + gold[gold_cut:])
+    gold = task.solve(record)
+    return "\n".join(attempt.split("\n")[: error_line_index(attempt, error_step)]
+                     + gold.split("\n")[error_line_index(gold, error_step):])
 
 
 def improve(task: Task, expert: Expert, record: Record, located: dict[str, Any], max_rounds: int) -> dict[str, Any]:

@@ -39,6 +39,30 @@ def last_top_step(attempt: str) -> str:
     return ids[-1] if ids else "0"
 
 
+def read_flat_steps(attempt: str) -> list[tuple[str, str, str]]:
+    """``(line, step id, body)`` of an attempt numbered ``(1)``, ``(2)``, ... and ending in the final
+    response (step id ``Final response``), blank lines skipped.
+
+    Raises ``ValueError`` for a line without a step id, steps out of sequence or no final response.
+    """
+    lines = [line for line in attempt.strip().split("\n") if line.strip()]
+    if not lines or not lines[-1].startswith(FINAL_PREFIX):
+        raise ValueError("the attempt has no final response")
+    read = []
+    for line in lines:
+        if line.startswith(FINAL_PREFIX):
+            read.append((line, "Final response", line[len(FINAL_PREFIX):].strip()))
+            continue
+        match = STEP_ID.match(line)
+        if match is None:
+            raise ValueError(f"a line without a step id: {line!r}")
+        read.append((line, match.group(1), line[match.end():].strip()))
+    ids = [step for _, step, _ in read]
+    if ids[:-1] != [str(i) for i in range(1, len(ids))]:
+        raise ValueError(f"steps out of sequence: {ids}")
+    return read
+
+
 @dataclass(frozen=True)
 class StepError:
     """The first wrong step of an attempt as a verifier reports it."""

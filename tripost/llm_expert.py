@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tripost.expert import ERROR
-from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, with_info
+from tripost.expert import ERROR, error_line_index
+from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, with_info
 from tripost.llm import LLM, STOP
 from tripost.tasks.base import Record, Task
 
@@ -77,14 +77,10 @@ class FewShot:
 
 
 # ---- the LLM's feedback table -------------------------------------------------------------------
-def _numbered(attempt: str) -> list[str]:
-    return [line for line in attempt.strip().split("\n") if STEP_ID.match(line)]
-
-
 def render_feedback(error: StepError, attempt: str) -> str:
     """The "LLM tabular" feedback string (spec §2.3)."""
     if error.step == "Final response":
-        previous = len(_numbered(attempt))
+        previous = len(step_ids(attempt.strip()))
     else:
         previous = int(error.step.split(".")[0]) - 1
     head = "" if previous == 0 else "Step (1) is correct. " if previous == 1 else f"Step (1) to step ({previous}) are correct. "
@@ -99,7 +95,7 @@ def parse_table(completion: str, attempt: str) -> StepError | None:
     if len(lines) < 3:
         return None
     number = re.search(r"\((\d+)\)", lines[0])
-    n_steps = len(_numbered(attempt))
+    n_steps = len(step_ids(attempt.strip()))
     if number is not None and 1 <= int(number.group(1)) <= n_steps:
         step = number.group(1)
     elif "final response" in lines[0].lower():
@@ -133,13 +129,6 @@ def clean_attempt(text: str) -> str | None:
             continue
         kept.append(line)
     return "\n".join(kept) if kept else None
-
-
-def error_line_index(attempt: str, step: str) -> int:
-    lines = attempt.split("\n")
-    if step == "Final response":
-        return len(lines) - 1
-    return next((i for i, line in enumerate(lines) if line.startswith(f"({step})")), 0)
 
 
 def is_legit_update(previous: str, new: str, step: str, part: str) -> bool:

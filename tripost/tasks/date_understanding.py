@@ -25,7 +25,7 @@ from typing import Any
 from dateutil import parser as dateutil_parser
 from dateutil.relativedelta import relativedelta
 
-from tripost.formats import FINAL_PREFIX, STEP_ID, StepError
+from tripost.formats import FINAL_PREFIX, StepError, read_flat_steps
 from tripost.tasks.base import LETTERS, Record, Task, search_answer
 from tripost.tasks.date_understanding_contexts import (
     FIELD, FORMS, LAST_DAY, FIRST_DAY, Step, any_day, generate_context, mdy, today_steps,
@@ -203,15 +203,6 @@ def _extra_questions(cfg: dict[str, Any], examples: list[dict]) -> list[Record]:
 
 
 # ---- the verifier ---------------------------------------------------------------------------
-def _split_step(line: str) -> tuple[str, str]:
-    if line.startswith(FINAL_PREFIX):
-        return "Final response", line[len(FINAL_PREFIX):].strip()
-    match = STEP_ID.match(line)
-    if match is None:
-        raise ValueError(f"a line without a step id: {line!r}")
-    return match.group(1), line[match.end():].strip()
-
-
 def _claim(body: str) -> str:
     """The part of a step that states its date: ``today is 11/12/2019`` of ``..., so today is 11/12/2019.``"""
     return body.rsplit(", so ", 1)[-1].removesuffix(".")
@@ -229,15 +220,8 @@ def first_error(record: Record, attempt: str) -> StepError | None:
     sequence, or no final response)."""
     steps = gold_steps(record["question"])
     gold = _gold_lines(record, steps)
-    lines = [line for line in attempt.strip().split("\n") if line.strip()]
-    if not lines or not lines[-1].startswith(FINAL_PREFIX):
-        raise ValueError("the attempt has no final response")
-    parsed = [_split_step(line) for line in lines]
-    ids = [step for step, _ in parsed]
-    if ids[:-1] != [str(i) for i in range(1, len(ids))]:
-        raise ValueError(f"steps out of sequence: {ids}")
     previous: str | None = None
-    for index, (line, (step, body)) in enumerate(zip(lines, parsed)):
+    for index, (line, step, body) in enumerate(read_flat_steps(attempt)):
         if step == "Final response" and index < len(steps):
             return StepError(step, previous, body.removesuffix("."),
                              f"the date is not found yet: step ({index + 1}) should be \"{steps[index].text}\"")

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tripost.formats import FINAL_PREFIX, STEP_ID, StepError
+from tripost.formats import FINAL_PREFIX, StepError, read_flat_steps
 from tripost.tasks.base import LETTERS, Record, Task, search_answer
 from tripost.tasks.logical_deduction_puzzle import (
     DOMAINS, INTROS, SIZE_WORDS, VOCABULARY, Puzzle, Statement, generate_example, read_puzzle, solve,
@@ -177,15 +177,6 @@ def _gold_lines(record: Record, puzzle: Puzzle, order: tuple[str, ...]) -> list[
 
 
 # ---- the verifier ---------------------------------------------------------------------------
-def _split_step(line: str) -> tuple[str, str]:
-    if line.startswith(FINAL_PREFIX):
-        return "Final response", line[len(FINAL_PREFIX):].strip()
-    match = STEP_ID.match(line)
-    if match is None:
-        raise ValueError(f"a line without a step id: {line!r}")
-    return match.group(1), line[match.end():].strip()
-
-
 def _placement_reason(puzzle: Puzzle, placed: list[str], name: str, step_of: dict[Statement, int]) -> str:
     """Why ``name`` cannot be at the next position after ``placed`` (which are right so far)."""
     position = len(placed) + 1
@@ -224,17 +215,11 @@ def first_error(record: Record, attempt: str) -> StepError | None:
     sequence, or no final response)."""
     puzzle, order = _solved(record)
     gold = _gold_lines(record, puzzle, order)
-    lines = [line for line in attempt.strip().split("\n") if line.strip()]
-    if not lines or not lines[-1].startswith(FINAL_PREFIX):
-        raise ValueError("the attempt has no final response")
-    steps = [_split_step(line) for line in lines]
-    ids = [step for step, _ in steps]
-    if ids[:-1] != [str(i) for i in range(1, len(ids))]:
-        raise ValueError(f"steps out of sequence: {ids}")
+    read = read_flat_steps(attempt)
     n_statements = len(puzzle.statements)
     step_of = {s: i for i, s in enumerate(puzzle.statements, start=1)}
     previous: str | None = None
-    for index, (line, (step, body)) in enumerate(zip(lines, steps)):
+    for index, (line, step, body) in enumerate(read):
         if index < len(gold) - 1 and step == "Final response":
             return StepError(step, previous, body, f"the ordering is not complete yet: step ({index + 1}) should "
                              + _what_comes(puzzle, index, n_statements))
