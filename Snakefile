@@ -12,6 +12,9 @@ from tripost.settings import string_iteration_keys  # noqa: E402
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 string_iteration_keys(config)
 validate(config, "schemas/config.schema.yaml")
 
@@ -24,7 +27,14 @@ include: "rules/evaluation.smk"
 include: "rules/report.smk"
 
 
-rule all:
+# Every table, figure and page of the paper (docs/results.md is a copy of results/results.md).
+rule paper:
     input:
-        final_targets(),
+        paper_targets(),
     default_target: True
+
+
+# What `make run` builds: the first seed's ft rationale and TriPosT iterations, one table.
+rule core:
+    input:
+        core_targets(),

@@ -1,22 +1,24 @@
 # Paths, settings and input functions shared by every rule.
+from tripost import plan  # noqa: E402
 from tripost.bigbench import TASK_FILES as BIGBENCH_FILES  # noqa: E402
-from tripost.settings import iteration_config, task_config  # noqa: E402
+from tripost.settings import task_config  # noqa: E402
 from tripost.tasks import get_task  # noqa: E402
 
 R = config["results"]
 TASKS = config["tasks"]
 SEEDS = config["seeds"]
-ITERATIONS = list(range(1, config["tripost"]["iterations"] + 1))
-CHECKPOINTS = ["baseline"] + [f"iter{t}" for t in ITERATIONS]
 SPLITS = ["train", "val", "test", "extra_train"]
 SCRATCH = not config["model"]["name_or_path"]
+RUN_PATTERN = r"[A-Za-z0-9_.\-]+"
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     seed=r"\d+",
     iteration=r"\d+",
-    checkpoint="baseline|iter\\d+",
+    run=RUN_PATTERN,
+    checkpoint=rf"baseline|lmsi|{RUN_PATTERN}/iter\d+",
+    llm_method="|".join(plan.LLM_BASELINES),
 
 
 def tcfg(wildcards):
@@ -25,11 +27,11 @@ def tcfg(wildcards):
 
 
 def icfg(*keys):
-    """Params function: the given tripost settings of the job's task and iteration (only those,
-    so that changing another setting does not rerun the job)."""
+    """Params function: the given tripost settings of the job's run, task and iteration (only
+    those, so that changing another setting does not rerun the job)."""
 
     def settings(wildcards):
-        block = iteration_config(config, wildcards.task, int(wildcards.iteration))
+        block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
         return {key: block[key] for key in keys}
 
     return settings
@@ -55,27 +57,65 @@ def model_dir(task, seed, checkpoint):
     return f"{R}/models/{task}/seed{seed}/{checkpoint}"
 
 
+def run_dir(task, seed, run, iteration):
+    return f"{R}/tripost/{task}/seed{seed}/{run}/iter{iteration}"
+
+
 def previous_checkpoint(wildcards):
-    """Iteration t starts from iteration t-1 (the baseline for t = 1)."""
+    """Iteration t of a run starts from its iteration t-1 (the ft-rationale baseline for t = 1)."""
     t = int(wildcards.iteration)
-    return model_dir(wildcards.task, wildcards.seed, "baseline" if t == 1 else f"iter{t - 1}")
+    return model_dir(wildcards.task, wildcards.seed, "baseline" if t == 1 else f"{wildcards.run}/iter{t - 1}")
 
 
-def iteration_dir(wildcards):
-    return f"{R}/tripost/{wildcards.task}/seed{wildcards.seed}/iter{wildcards.iteration}"
+def edited_trajectories(wildcards):
+    """An ablation run's first iteration edits the same rollouts of the same baseline as the main
+    run's: it reads the main run's file instead of making them again."""
+    run = wildcards.run
+    if wildcards.iteration == "1" and run not in (plan.MAIN_RUN, plan.SI_DEMO):
+        run = plan.MAIN_RUN
+    return f"{run_dir(wildcards.task, wildcards.seed, run, wildcards.iteration)}/improvements.jsonl"
 
 
-def eval_summaries():
-    return expand(
-        f"{R}/eval/{{task}}/seed{{seed}}/{{checkpoint}}.json",
-        task=TASKS, seed=SEEDS, checkpoint=CHECKPOINTS,
-    )
+def training_override(block, fallback):
+    """Params function: ``baselines.<block>.training`` of the job's task, or the ``fallback``
+    block's ``training`` when that is null."""
+
+    def settings(wildcards):
+        task = tcfg(wildcards)
+        return task["baselines"][block]["training"] or task[fallback]["training"]
+
+    return settings
 
 
-def final_targets():
-    return [
-        f"{R}/tables/main.csv",
-        f"{R}/tables/main.md",
-        f"{R}/figures/accuracy_by_iteration.png",
-        f"{R}/tables/iterations.csv",
-    ]
+def eval_pickles(seeds=None, checkpoints=None):
+    """The evaluation pickles of every configured checkpoint (or of the ``checkpoints`` given)."""
+    out = []
+    for task in TASKS:
+        names = checkpoints if checkpoints is not None else plan.model_checkpoints(config, task)
+        for seed in seeds if seeds is not None else SEEDS:
+            out += [f"{R}/eval/{task}/seed{seed}/{name}.pkl" for name in names]
+            if checkpoints is None and "answer_only" in plan.methods(config, task):
+                out.append(f"{R}/eval/{task}/seed{seed}/answer_only.pkl")
+        if checkpoints is None:
+            out += [f"{R}/eval/{task}/{m}.pkl" for m in plan.methods(config, task) if m in plan.LLM_BASELINES]
+    return out
+
+
+def iteration_counts():
+    """The data counts of every TriPosT iteration that was trained."""
+    out = []
+    for task in TASKS:
+        for seed in SEEDS:
+            for run in [plan.MAIN_RUN] + plan.ablation_runs(config, task):
+                out += [f"{run_dir(task, seed, run, t)}/counts.json"
+                        for t in range(1, plan.run_iterations(config, task, run) + 1)]
+    return out
+
+
+def paper_targets():
+    """Every table, figure and page of the paper target."""
+    return [rules.runtimes.output.md, rules.config_record.output[0]]
+
+
+def core_targets():
+    return [rules.core_table.output[0]]

@@ -1,4 +1,6 @@
-# Self-improvement inference of every checkpoint on the test split.
+# Every checkpoint on the test split. `evaluate`: self-improvement inference (its first attempt is
+# the checkpoint without self-improvement); the answer-only checkpoint answers in one line; the
+# expert LLM baselines run only for tasks whose expert is an LLM.
 
 
 rule evaluate:
@@ -23,3 +25,52 @@ rule evaluate:
         "../envs/training.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+rule evaluate_answer_only:
+    input:
+        model=model_dir("{task}", "{seed}", "answer_only"),
+        test=split_file("{task}", "test"),
+    output:
+        pickle=f"{R}/eval/{{task}}/seed{{seed}}/answer_only.pkl",
+        summary=f"{R}/eval/{{task}}/seed{{seed}}/answer_only.json",
+    log:
+        f"{R}/logs/evaluate_answer_only/{{task}}_seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_answer_only/{{task}}_seed{{seed}}.tsv"
+    params:
+        evaluation=lambda wc: tcfg(wc)["evaluation"],
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+        gpu=config["gpus_per_job"],
+    conda:
+        "../envs/training.yaml"
+    script:
+        "../scripts/evaluate_answer_only.py"
+
+
+rule evaluate_llm:
+    input:
+        test=split_file("{task}", "test"),
+        train=split_file("{task}", "train"),
+    output:
+        pickle=f"{R}/eval/{{task}}/{{llm_method}}.pkl",
+        summary=f"{R}/eval/{{task}}/{{llm_method}}.json",
+        ledger=f"{R}/eval/{{task}}/{{llm_method}}.ledger.json",
+    log:
+        f"{R}/logs/evaluate_llm/{{task}}_{{llm_method}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_llm/{{task}}_{{llm_method}}.tsv"
+    params:
+        expert=lambda wc: tcfg(wc)["expert"],
+        llm=lambda wc: tcfg(wc)["baselines"]["llm"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/evaluate_llm.py"

@@ -1,42 +1,90 @@
-# The paper's outputs: the main table and the accuracy-by-iteration figure.
+# The paper's outputs: tables, figures, runtimes and the results page, all from the evaluation
+# pickles; the ones marked report(...) make up `snakemake --report results/report.html`.
 
 
 rule tables:
     input:
-        summaries=eval_summaries(),
-        counts=expand(
-            f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/counts.json",
-            task=TASKS, seed=SEEDS, iteration=ITERATIONS,
-        ),
+        pickles=eval_pickles(),
     output:
-        csv=f"{R}/tables/main.csv",
-        md=f"{R}/tables/main.md",
-        iterations=f"{R}/tables/iterations.csv",
+        main_csv=report(f"{R}/tables/main.csv", caption="../report/main.rst", category="Tables"),
+        main_md=f"{R}/tables/main.md",
+        ablations_csv=report(f"{R}/tables/ablations.csv", caption="../report/ablations.rst", category="Tables"),
+        ablations_md=f"{R}/tables/ablations.md",
+        self_improvement_csv=report(f"{R}/tables/self_improvement.csv", caption="../report/self_improvement.rst",
+                                    category="Tables"),
+        self_improvement_md=f"{R}/tables/self_improvement.md",
+        cells=report(f"{R}/tables/cells.csv", caption="../report/cells.rst", category="Tables"),
+        checkpoints=f"{R}/tables/checkpoints.csv",
     log:
         f"{R}/logs/tables.log",
     benchmark:
         f"{R}/benchmarks/tables.tsv"
     params:
+        results=R,
+        tasks=TASKS,
         seeds=SEEDS,
+        points=lambda wc: {task: plan.ablation_points(config, task) for task in plan.ablation_tasks(config)},
+        iterations=config["tripost"]["iterations"],
+        max_iteration=config["ablations"]["max_iteration"],
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../envs/plots.yaml"
     script:
         "../scripts/tables.py"
 
 
+FIGURE_CAPTIONS = {
+    "accuracy_by_iteration": "Accuracy against the TriPosT iteration (0 = ft rationale), seen and unseen, ± std over seeds.",
+    "seen_unseen": "Seen and unseen accuracy of every method of the main table, ± std over seeds.",
+    "ablation_curves": "Total accuracy at the last iteration against the improvement-data ratio p and the weight w.",
+    "self_improvement_rate": "How often the self-improvement rounds fix a wrong answer or break a right one, by iteration.",
+}
+
+
 rule figures:
     input:
-        iterations=rules.tables.output.iterations,
+        checkpoints=rules.tables.output.checkpoints,
     output:
-        f"{R}/figures/accuracy_by_iteration.png",
+        **{name: report(f"{R}/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures",
+                        labels={"figure": name.replace("_", " ")})
+           for name in FIGURE_CAPTIONS},
+        pdfs=[f"{R}/figures/{name}.pdf" for name in FIGURE_CAPTIONS],
     log:
         f"{R}/logs/figures.log",
     benchmark:
         f"{R}/benchmarks/figures.tsv"
+    params:
+        tasks=TASKS,
+        points=rules.tables.params.points,
+        iterations=config["tripost"]["iterations"],
+        captions=FIGURE_CAPTIONS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule results_page:
+    input:
+        cells=rules.tables.output.cells,
+        main=rules.tables.output.main_md,
+    output:
+        report(f"{R}/results.md", caption="../report/results.rst", category="Results page"),
+    log:
+        f"{R}/logs/results_page.log",
+    benchmark:
+        f"{R}/benchmarks/results_page.tsv"
+    params:
+        tasks=TASKS,
+        seeds=SEEDS,
+        scale="the scratch model" if SCRATCH else config["model"]["name_or_path"],
     threads: 1
     resources:
         mem_mb=1000,
@@ -44,4 +92,67 @@ rule figures:
     conda:
         "../envs/plots.yaml"
     script:
-        "../scripts/figures.py"
+        "../scripts/results_page.py"
+
+
+rule runtimes:
+    input:
+        # after every other job of the paper target, so that all their benchmark files exist
+        rules.tables.output,
+        rules.figures.output,
+        rules.results_page.output,
+    output:
+        csv=report(f"{R}/tables/runtimes.csv", caption="../report/runtimes.rst", category="Runtimes"),
+        md=f"{R}/tables/runtimes.md",
+    log:
+        f"{R}/logs/runtimes.log",
+    params:
+        benchmarks=f"{R}/benchmarks",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/runtimes.py"
+
+
+rule config_record:
+    output:
+        report(f"{R}/config.yaml", caption="../report/config.rst", category="Configuration"),
+    log:
+        f"{R}/logs/config_record.log",
+    params:
+        config=config,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=1,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/config_record.py"
+
+
+rule core_table:
+    input:
+        pickles=eval_pickles(seeds=SEEDS[:1], checkpoints=plan.core_checkpoints(config)),
+    output:
+        f"{R}/tables/core.md",
+    log:
+        f"{R}/logs/core_table.log",
+    benchmark:
+        f"{R}/benchmarks/core_table.tsv"
+    params:
+        results=R,
+        tasks=TASKS,
+        iterations=config["tripost"]["iterations"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/core_table.py"

@@ -1,16 +1,20 @@
-# One TriPosT iteration t: rollouts -> feedback -> improvement -> improvement data -> checkpoint.
+# One TriPosT iteration t of a run: rollouts -> feedback -> improvement -> improvement data ->
+# checkpoint. Runs: `tripost` (the main one), one per ablation point (`p0.5`, `w2`, ...) and
+# `si_demo` (the ft SI demo baseline, whose rollouts are the expert's own attempts).
 
 
 rule rollouts:
+    wildcard_constraints:
+        run=rf"(?!{plan.SI_DEMO}/){RUN_PATTERN}",
     input:
         model=previous_checkpoint,
         train=split_file("{task}", "train"),
     output:
-        f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/rollouts.jsonl",
+        f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/rollouts.jsonl",
     log:
-        f"{R}/logs/rollouts/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+        f"{R}/logs/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+        f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("collect_window", "attempt_only_first", "rollout"),
     threads: config["threads"]
@@ -26,15 +30,15 @@ rule rollouts:
 
 rule feedback:
     input:
-        rollouts=rules.rollouts.output[0],
+        rollouts=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/rollouts.jsonl",
         train=split_file("{task}", "train"),
     output:
-        feedback=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.jsonl",
-        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/feedback.ledger.json",
+        feedback=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/feedback.jsonl",
+        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/feedback.ledger.json",
     log:
-        f"{R}/logs/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+        f"{R}/logs/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+        f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("max_attempt_words"),
         expert=lambda wc: tcfg(wc)["expert"],
@@ -53,12 +57,12 @@ rule improvement:
         feedback=rules.feedback.output.feedback,
         train=split_file("{task}", "train"),
     output:
-        improvements=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.jsonl",
-        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/improvements.ledger.json",
+        improvements=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/improvements.jsonl",
+        ledger=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/improvements.ledger.json",
     log:
-        f"{R}/logs/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+        f"{R}/logs/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+        f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
@@ -73,16 +77,16 @@ rule improvement:
 
 rule improvement_data:
     input:
-        improvements=rules.improvement.output.improvements,
+        improvements=edited_trajectories,
         train=split_file("{task}", "train"),
         rationales=f"{R}/data/{{task}}/rationales.jsonl",
     output:
-        data=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/train.jsonl",
-        counts=f"{R}/tripost/{{task}}/seed{{seed}}/iter{{iteration}}/counts.json",
+        data=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/train.jsonl",
+        counts=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/counts.json",
     log:
-        f"{R}/logs/improvement_data/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+        f"{R}/logs/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+        f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("collect_window", "improve_data_ratio", "max_data_length", "min_data_length"),
     threads: 1
@@ -100,11 +104,11 @@ rule tripost_checkpoint:
         model=previous_checkpoint,
         data=rules.improvement_data.output.data,
     output:
-        directory(model_dir("{task}", "{seed}", "iter{iteration}")),
+        directory(model_dir("{task}", "{seed}", "{run}/iter{iteration}")),
     log:
-        f"{R}/logs/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+        f"{R}/logs/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+        f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("training", "self_improve_section_weight", "mask_before_feedback", "min_data_length"),
     threads: config["threads"]

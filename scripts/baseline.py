@@ -11,7 +11,7 @@ with job(sm):
     stages.train_baseline(
         sm.wildcards.task,
         [Path(sm.input.train), Path(sm.input.extra_train)],
-        Path(sm.input.rationales),
+        Path(sm.input.rationales) if sm.input.get("rationales") else None,  # none: answer-only
         Path(sm.input.tokenizer[0]) if sm.input.get("tokenizer") else None,
         sm.params.model,
         sm.params.training,

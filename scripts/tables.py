@@ -3,12 +3,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
 
-from tripost import report
+from tripost import tables
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    report.write_tables(
-        [Path(p) for p in sm.input.summaries], [Path(p) for p in sm.input.counts], sm.params.seeds,
-        Path(sm.output.csv), Path(sm.output.md), Path(sm.output.iterations),
+    tables.write_tables(
+        [Path(p) for p in sm.input.pickles], Path(sm.params.results), sm.params.tasks, sm.params.seeds, sm.params.points,
+        sm.params.iterations, sm.params.max_iteration, {key: Path(value) for key, value in sm.output.items()},
     )

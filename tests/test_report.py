@@ -1,30 +1,137 @@
-"""The tables are built from the evaluation summaries and the iteration counts, never mixed up."""
+"""The tables are computed from the evaluation pickles, and every cell can be traced back to them."""
 
 from __future__ import annotations
 
-from tripost import io
-from tripost.report import long_table, main_table
+import pickle
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tripost import figures, results_page, tables
+
+TASKS = ["word_sorting", "logical_deduction"]
+POINTS = {"word_sorting": [("improve_data_ratio", 1.5, "tripost"), ("improve_data_ratio", -1.0, "p-1"),
+                           ("self_improve_section_weight", 1.5, "tripost"), ("self_improve_section_weight", 2.0, "w2")]}
 
 
-def _summary(seen: float, unseen: float, total: float) -> dict:
-    metrics = {"seen": seen, "unseen": unseen, "total": total}
-    first = {key: value + 1 for key, value in metrics.items()}  # distinct, to catch a mix-up
-    return metrics | {"first_attempt": first, "pct_changed": 1.0, "pct_fixed": 0.5, "pct_broken": 0.0,
-                      "mean_rounds": 0.2}
+def fake_frame(rng: random.Random, n: int = 20) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        first = rng.random() < 0.4
+        rounds = rng.choice([0, 0, 1, 2])
+        correct = first if rounds == 0 else rng.random() < 0.5
+        rows.append({"id": f"q{i}", "bucket": "b", "seen": i % 3 != 0, "correct": correct, "first_correct": first,
+                     "fixed": correct and not first, "broken": first and not correct, "rounds": rounds})
+    return pd.DataFrame(rows)
 
 
-def test_accuracy_columns_come_from_the_summaries_not_the_counts(tmp_path):
-    folder = tmp_path / "eval" / "word_sorting" / "seed0"
-    io.write_json(folder / "baseline.json", _summary(30.0, 2.0, 12.0))
-    io.write_json(folder / "iter1.json", _summary(40.0, 4.0, 16.0))
-    counts = tmp_path / "tripost" / "word_sorting" / "seed0" / "iter1" / "counts.json"
-    io.write_json(counts, {"num_improvement": 15, "num_non_improvement": 10, "num_ground_truth": 10, "total": 35})
+def write_pickles(results: Path, checkpoints_by_task: dict[str, list[str]], seeds: list[int]) -> list[Path]:
+    rng = random.Random(0)
+    paths = []
+    for task, names in checkpoints_by_task.items():
+        for seed in seeds:
+            for name in names:
+                path = results / "eval" / task / f"seed{seed}" / f"{name}.pkl"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "wb") as handle:
+                    pickle.dump(fake_frame(rng), handle)
+                paths.append(path)
+    return paths
 
-    frame = long_table([folder / "baseline.json", folder / "iter1.json"], [counts]).set_index("checkpoint")
-    assert frame.loc["iter1", "total"] == 16.0 and frame.loc["iter1", "num_train_examples"] == 35
-    assert frame.loc["iter1", "num_improvement"] == 15 and frame.loc["baseline", "total"] == 12.0
-    table = main_table(frame.reset_index())
-    assert table.loc["TriPosT (t=1)", "word_sorting total"] == "16.0"
-    assert table.loc["ft rationale", "word_sorting seen"] == "31.0"  # attempt only, as the paper
-    assert table.loc["ft rationale (SI inference)", "word_sorting seen"] == "30.0"
-    assert list(table.index) == ["ft rationale", "ft rationale (SI inference)", "TriPosT (t=1)"]
+
+CHECKPOINTS = {"word_sorting": ["baseline", "answer_only", "lmsi", "si_demo/iter1", "tripost/iter1", "tripost/iter2",
+                                "tripost/iter3", "p-1/iter2", "w2/iter2"],
+               "logical_deduction": ["baseline", "answer_only", "tripost/iter1", "tripost/iter2"]}
+
+
+@pytest.fixture
+def built(tmp_path):
+    results = tmp_path / "results"
+    pickles = write_pickles(results, CHECKPOINTS, [0, 1, 2])
+    out = {f"{name}_{ext}": results / "tables" / f"{name}.{ext}"
+           for name in ("main", "ablations", "self_improvement") for ext in ("csv", "md")}
+    out |= {"cells": results / "tables" / "cells.csv", "checkpoints": results / "tables" / "checkpoints.csv"}
+    tables.write_tables(pickles, results, TASKS, [0, 1, 2], POINTS, iterations=2, max_iteration=3, out=out)
+    return results, out
+
+
+def recompute(results: Path, sources: str, column: str) -> list[float]:
+    """The metric, computed here with plain pandas, from each pickle a cell names."""
+    values = []
+    for source in sources.split(";"):
+        frame = pd.read_pickle(results / source)
+        split = column.removeprefix("first_")
+        correct = frame["first_correct" if column.startswith("first_") else "correct"]
+        if split in ("seen", "unseen", "total"):
+            mask = frame["seen"] if split == "seen" else ~frame["seen"] if split == "unseen" else frame["seen"] | True
+            values.append(100 * correct[mask].sum() / mask.sum())
+        elif column == "attempted":
+            values.append(100 * (frame["rounds"] > 0).sum() / len(frame))
+        elif column in ("fixed", "broken"):
+            values.append(100 * frame[column].sum() / len(frame))
+        else:
+            values.append(frame["rounds"].sum() / len(frame))
+    return values
+
+
+def test_every_cell_is_traceable_to_its_pickles(built):
+    results, out = built
+    cells = pd.read_csv(out["cells"])
+    assert len(cells) > 100 and set(cells["table"]) == {"main", "ablations", "self_improvement"}
+    for cell in cells.itertuples():
+        if cell.n == 0:
+            assert pd.isna(cell.sources) or cell.sources == ""
+            continue
+        values = recompute(results, cell.sources, cell.metric)
+        assert len(values) == cell.n == 3  # one pickle per seed
+        assert cell.mean == pytest.approx(pd.Series(values).mean())
+        assert cell.std == pytest.approx(pd.Series(values).std(ddof=1))
+        for source in cell.sources.split(";"):  # the source is the cell's task and the row's checkpoint
+            assert source.startswith(f"eval/{cell.task}/seed")
+
+
+def test_the_wide_tables_show_the_cells(built):
+    results, out = built
+    cells = pd.read_csv(out["cells"]).set_index(["table", "method", "inference", "task", "metric"])
+    main = pd.read_csv(out["main_csv"], keep_default_na=False).set_index("method")
+    assert list(main.index) == ["ft rationale", "ft answer-only", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)"]
+    # ft rationale is tested without self-improvement rounds (the paper's rationale wrapper)
+    cell = cells.loc[("main", "ft rationale", "no SI", "word_sorting", "first_seen")]
+    assert main.loc["ft rationale", "word_sorting seen"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+    cell = cells.loc[("main", "TriPosT (t=2)", "SI", "logical_deduction", "total")]
+    assert main.loc["TriPosT (t=2)", "logical_deduction total"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+    assert main.loc["LMSI", "logical_deduction total"] == "n/a"  # not run for that task
+    ablations = pd.read_csv(out["ablations_csv"], keep_default_na=False)
+    groups = ablations.groupby("group")["method"].apply(list).to_dict()
+    assert groups["improve_data_ratio (t=2)"] == ["p = 1.5", "p = -1 (no rebalancing)"]
+    assert groups["self_improve_section_weight (t=2)"] == ["w = 1.5", "w = 2"]
+    assert groups["iterations"] == ["t = 1", "t = 2", "t = 3"]
+    p_main = ablations[(ablations["method"] == "p = 1.5")].iloc[0]
+    t2 = ablations[(ablations["method"] == "t = 2")].iloc[0]
+    assert p_main["word_sorting total"] == t2["word_sorting total"]  # the main run's p is the main run
+    assert p_main["logical_deduction total"] == "n/a"  # no ablations for that task
+    inference = ablations[ablations["group"] == "inference"]
+    assert set(inference["inference"]) == {"SI", "no SI"} and "ft answer-only" not in set(inference["method"])
+    si = pd.read_csv(out["self_improvement_csv"]).set_index("method")
+    assert "word_sorting fixed" in si.columns and "ft answer-only" not in si.index
+    assert "mean ± std over seeds 0, 1, 2" in out["main_md"].read_text()
+
+
+def test_figures_and_results_page_are_written(built, tmp_path):
+    results, out = built
+    frame = pd.read_csv(out["checkpoints"])
+    figures.accuracy_by_iteration(frame, TASKS, tmp_path / "f" / "acc")
+    figures.seen_unseen(frame, tables.main_rows(frame, 2), TASKS, tmp_path / "f" / "bars")
+    figures.ablation_curves(frame, POINTS, 2, tmp_path / "f" / "ablation")
+    figures.self_improvement_rate(frame, TASKS, tmp_path / "f" / "rate")
+    for stem in ("acc", "bars", "ablation", "rate"):
+        assert (tmp_path / "f" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / "f" / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    page = results_page.render(pd.read_csv(out["cells"]), out["main_md"].read_text(), TASKS, [0, 1, 2], "the scratch model")
+    cells = pd.read_csv(out["cells"]).set_index(["table", "method", "inference", "task", "metric"])
+    ours = cells.loc[("main", "ft rationale", "no SI", "logical_deduction", "first_total"), "mean"]
+    assert f"| ft rationale | LLaMA-7B ft rationale | " in page and f"{ours:.1f} / 45.8" in page
+    assert "not run / 81.0" in page  # no LLM expert configured here
+    assert "different model scale" in page

@@ -10,30 +10,46 @@ from tripost.tasks.base import Record, Task
 from tripost.trajectory import Trajectory, render
 
 
+def _row(task: Task, record: Record, final: Any, first: Any, rounds: int, malformed: int, text: str) -> dict[str, Any]:
+    correct, first_correct = task.is_correct(final, record), task.is_correct(first, record)
+    return {
+        "id": record["id"],
+        "bucket": record["bucket"],
+        "seen": record["seen"],
+        "gold": record["answer"],
+        "prediction": final,
+        "first_prediction": first,
+        "correct": correct,
+        "first_correct": first_correct,
+        "changed": final != first,
+        "fixed": correct and not first_correct,
+        "broken": first_correct and not correct,
+        "rounds": rounds,
+        "unparsed": final is None,
+        "malformed_generations": malformed,
+        "trajectory": text,
+    }
+
+
 def evaluation_frame(task: Task, records: list[Record], trajectories: list[Trajectory]) -> pd.DataFrame:
-    """One row per question: bucket, seen, prediction, trajectory, correct, rounds used, ..."""
+    """One row per question: bucket, seen, prediction, trajectory, correct, rounds used, ...;
+    ``first_*`` is the first attempt (the same checkpoint without self-improvement rounds)."""
     rows = []
     for record, trajectory in zip(records, trajectories):
         final = task.parse_answer(trajectory.last_attempt) if trajectory.attempts else None
         first = task.parse_answer(trajectory.attempts[0]) if trajectory.attempts else None
-        correct, first_correct = task.is_correct(final, record), task.is_correct(first, record)
-        rows.append({
-            "id": record["id"],
-            "bucket": record["bucket"],
-            "seen": record["seen"],
-            "gold": record["answer"],
-            "prediction": final,
-            "first_prediction": first,
-            "correct": correct,
-            "first_correct": first_correct,
-            "changed": final != first,
-            "fixed": correct and not first_correct,
-            "broken": first_correct and not correct,
-            "rounds": max(len(trajectory.attempts) - 1, 0),
-            "unparsed": final is None,
-            "malformed_generations": trajectory.malformed,
-            "trajectory": render(task, record, trajectory.attempts, trajectory.feedbacks),
-        })
+        rounds = max(len(trajectory.attempts) - 1, 0)
+        text = render(task, record, trajectory.attempts, trajectory.feedbacks)
+        rows.append(_row(task, record, final, first, rounds, trajectory.malformed, text))
+    return pd.DataFrame(rows)
+
+
+def answer_only_frame(task: Task, records: list[Record], prompts: list[str], outputs: list[str]) -> pd.DataFrame:
+    """The same columns for answer-only outputs (one answer, no rounds)."""
+    rows = []
+    for record, prompt, output in zip(records, prompts, outputs):
+        answer = task.parse_answer_only(output)
+        rows.append(_row(task, record, answer, answer, 0, 0, prompt + output))
     return pd.DataFrame(rows)
 
 

@@ -9,9 +9,13 @@ correct prefix followed by the gold solver's lines: beyond the paper, docs/devia
 
 from __future__ import annotations
 
+import random
+import re
 from typing import Any, Protocol
 
 from tripost.formats import (
+    STEP_ID,
+    StepError,
     correct_feedback,
     is_done_feedback,
     last_top_step,
@@ -40,10 +44,52 @@ class ScriptedExpert:
     def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
         return gold_continuation(self.task, record, attempt, step)
 
+    def demo_attempt(self, record: Record, sample: int, temperature: float) -> str | None:
+        """An attempt for the "ft SI demo" baseline: the gold rationale with one planted error at
+        a random step, and a wrong final answer (a script cannot carry the error forward as an
+        LLM would; the first error is the planted one). ``sample`` seeds it; ``temperature`` is
+        for an LLM expert. Where nothing can be planted: the gold rationale."""
+        rng = random.Random(f"{record['id']}/{sample}")
+        planted = plant_error(self.task, record, rng)
+        if planted is None:
+            return self.task.solve(record)
+        lines = planted[0].split("\n")
+        wrong = self.task.wrong_final_response(record, rng)
+        return "\n".join(lines[:-1] + [wrong or lines[-1]])
+
+
+def plant_error(task: Task, record: Record, rng: random.Random | None = None) -> tuple[str, StepError] | None:
+    """The gold rationale with the last number of one step changed (the middle step first, then
+    the others; in random order with ``rng``), and the scripted verifier's verdict on it; None
+    when no change is caught."""
+    lines = task.solve(record).split("\n")
+    numbered = list(range(len(lines) - 1))
+    order = sorted(numbered, key=lambda i: abs(i - len(numbered) // 2))
+    if rng is not None:
+        rng.shuffle(order)
+    for position in order:
+        match = STEP_ID.match(lines[position])
+        body_start = match.end() if match else 0
+        digits = list(re.finditer(r"\d+", lines[position][body_start:]))
+        if not digits:
+            continue
+        last = digits[-1]
+        start, end = body_start + last.start(), body_start + last.end()
+        changed = lines[position][:start] + str(int(last.group()) + 1) + lines[position][end:]
+        attempt = "\n".join(lines[:position] + [changed] + lines[position + 1:])
+        try:
+            error = task.first_error(record, attempt)
+        except ValueError:
+            continue
+        if error is not None:
+            return attempt, error
+    return None
+
 
 class Expert(Protocol):
     def error_feedback(self, record: Record, attempt: str) -> str: ...
     def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None: ...
+    def demo_attempt(self, record: Record, sample: int, temperature: float) -> str | None: ...
 
 
 def expert_feedback(task: Task, expert: Expert, record: Record, attempt: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tripost.expert import ERROR, error_line_index
+from tripost.expert import ERROR, error_line_index, plant_error
 from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, with_info
 from tripost.llm import LLM, STOP
 from tripost.tasks.base import Record, Task
@@ -22,30 +22,6 @@ FEEDBACK_CUE = "Earliest error step:"
 
 
 # ---- few-shot examples --------------------------------------------------------------------------
-def plant_error(task: Task, record: Record) -> tuple[str, StepError] | None:
-    """The gold rationale with the last number of one step changed (the middle step first, then
-    the others), and the scripted verifier's verdict on it; None when no change is caught."""
-    lines = task.solve(record).split("\n")
-    numbered = list(range(len(lines) - 1))
-    for position in sorted(numbered, key=lambda i: abs(i - len(numbered) // 2)):
-        match = STEP_ID.match(lines[position])
-        body_start = match.end() if match else 0
-        digits = list(re.finditer(r"\d+", lines[position][body_start:]))
-        if not digits:
-            continue
-        last = digits[-1]
-        start, end = body_start + last.start(), body_start + last.end()
-        changed = lines[position][:start] + str(int(last.group()) + 1) + lines[position][end:]
-        attempt = "\n".join(lines[:position] + [changed] + lines[position + 1:])
-        try:
-            error = task.first_error(record, attempt)
-        except ValueError:
-            continue
-        if error is not None:
-            return attempt, error
-    return None
-
-
 def _table(error: StepError) -> str:
     reason = error.reason[0].upper() + error.reason[1:]
     return f' ({error.step})\nError segment: "{error.part}"\nError reason: {reason}.'
@@ -150,12 +126,19 @@ class LLMExpert:
     def __init__(self, task: Task, llm: LLM, few_shot: FewShot, settings: dict[str, Any]):
         self.task, self.llm, self.few_shot, self.settings = task, llm, few_shot, settings
 
+    def attempt(self, record: Record, temperature: float, sample: int = 0) -> str | None:
+        """The LLM's few-shot answer to a question (spec §2.7 "Attempt"), whatever it concludes."""
+        prompt = self.few_shot.block("rationale") + self.task.prompt(record) + "\n"
+        return clean_attempt(self.llm.complete(prompt, temperature, self.settings["rationale"]["max_tokens"], sample))
+
+    def demo_attempt(self, record: Record, sample: int, temperature: float) -> str | None:
+        """An attempt for the "ft SI demo" baseline: the LLM's own, sampled (spec §7.2)."""
+        return self.attempt(record, temperature, sample)
+
     def rationale(self, record: Record, sample: int = 0) -> str | None:
         """A rationale for a training question, kept only when it reaches the labelled answer with
         valid content (spec §1.3-1.4: the original kept Codex rationales that chose the gold option)."""
-        prompt = self.few_shot.block("rationale") + self.task.prompt(record) + "\n"
-        params = self.settings["rationale"]
-        text = clean_attempt(self.llm.complete(prompt, params["temperature"], params["max_tokens"], sample))
+        text = self.attempt(record, self.settings["rationale"]["temperature"], sample)
         if text is None or not self.task.is_correct(self.task.parse_answer(text), record):
             return None
         return text if self.task.has_valid_content(record, text) else None

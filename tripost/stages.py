@@ -112,16 +112,20 @@ def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab
 
 # ---- models ---------------------------------------------------------------------------------
 def train_baseline(
-    task_name: str, records: list[Path], rationales: Path, tokenizer_dir: Path | None,
+    task_name: str, records: list[Path], rationales: Path | None, tokenizer_dir: Path | None,
     model_cfg: dict[str, Any], train_cfg: dict[str, Any], seed: int, out_dir: Path,
 ) -> None:
-    """The "ft rationale" baseline: SFT on gold rationales (from scratch or from a HF model)."""
-    from tripost import training
+    """The "ft rationale" baseline: SFT on gold rationales (from scratch or from a HF model);
+    without ``rationales``, the "ft answer-only" baseline: SFT on the gold answers alone."""
+    from tripost import answer_only, training
     from tripost.model import build_scratch_model, load, parameter_count
 
     task = get_task(task_name)
-    gold = _gold(rationales)
-    rows = improvement_data.sft_rows(task, [r for path in records for r in io.read_jsonl(path)], gold)
+    questions = [r for path in records for r in io.read_jsonl(path)]
+    if rationales is None:
+        rows = answer_only.rows(task, questions)
+    else:
+        rows = improvement_data.sft_rows(task, questions, _gold(rationales))
     if model_cfg.get("name_or_path"):
         model, tokenizer = load(model_cfg["name_or_path"])
     else:
@@ -136,6 +140,12 @@ def load_tokenizer(path: Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def train_lmsi(model_dir: Path, data: Path, train_cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
+    """LMSI: SFT of the ft-rationale checkpoint on its selected samples (weight 1, spec §7.3)."""
+    cfg = {"min_data_length": 1, "mask_before_feedback": False, "self_improve_section_weight": 1.0, "training": train_cfg}
+    train_iteration(model_dir, data, cfg, seed, out_dir)
 
 
 def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
@@ -249,22 +259,121 @@ def build_improvement_data(
     io.write_json(out_counts, counts)
 
 
-# ---- evaluation -----------------------------------------------------------------------------
-def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
-             out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+# ---- baselines built from the ft-rationale checkpoint ----------------------------------------
+def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: dict[str, Any], n_samples: int,
+                 temperature: float, seed: int, out: Path) -> None:
+    """``n_samples`` sampled answers (attempt only) of the model to every training question."""
     from tripost import inference
-    from tripost.evaluation import evaluation_frame, summarise
     from tripost.model import load
 
     task = get_task(task_name)
+    records = io.read_jsonl(train)
     model, tokenizer = load(model_dir)
-    started = time.time()
-    trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
-    frame = evaluation_frame(task, test, trajectories)
-    summary = summarise(frame, task) | {"seconds": time.time() - started, "checkpoint": str(model_dir)}
+    cfg = {**decoding, "do_sample": True, "temperature": temperature}
+    repeated = [r for _ in range(n_samples) for r in records]
+    trajectories = inference.self_improve(model, tokenizer, task, repeated, cfg, seed=seed + 40, attempt_only=True)
+    io.write_jsonl(out, [{"id": r["id"], "sample": i // len(records), "attempt": t.last_attempt}
+                         for i, (r, t) in enumerate(zip(repeated, trajectories))])
+
+
+def lmsi_data(task_name: str, samples: Path, train: Path, cfg: dict[str, Any], out_data: Path, out_counts: Path) -> None:
+    from tripost import lmsi
+
+    by_question: dict[str, list[str]] = {}
+    for row in io.read_jsonl(samples):
+        by_question.setdefault(row["id"], []).append(row["attempt"])
+    rows, counts = lmsi.build(get_task(task_name), io.read_jsonl(train), by_question, cfg)
+    print(json.dumps(counts), flush=True)
+    io.write_jsonl(out_data, rows)
+    io.write_json(out_counts, counts)
+
+
+def si_demo_attempts(task_name: str, train: Path, expert_cfg: dict[str, Any], demo_cfg: dict[str, Any], seed: int,
+                     out: Path, ledger_path: Path) -> None:
+    """The expert's own attempts at every training question (``passes`` times), in the layout of
+    M's rollouts: the "ft SI demo" trajectories then go through the same feedback, improvement
+    and data building as TriPosT's (spec §7.2). Each seed gets its own attempts."""
+    from tripost.llm import Ledger
+
+    records, ledger = io.read_jsonl(train), Ledger()
+    demonstrator = make_expert(task_name, expert_cfg, records, ledger)
+    asks = [(record, index) for index in range(demo_cfg["passes"]) for record in records]
+
+    def attempt(ask: tuple[Record, int]) -> dict[str, Any]:
+        record, index = ask
+        text = demonstrator.demo_attempt(record, 1000 * seed + index, demo_cfg["attempt_temperature"])
+        return {"id": record["id"], "pass": index, "attempts": [text] if text else [], "feedbacks": [],
+                "malformed": 0 if text else 1}
+
+    rows = _each(expert_cfg, expert_cfg["kind"], attempt, asks)
+    io.write_jsonl(out, rows)
+    ledger.write(ledger_path, attempts=len(rows))
+
+
+# ---- evaluation -----------------------------------------------------------------------------
+def _write_evaluation(frame, task, started: float, source: str, out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+    from tripost.evaluation import summarise
+
+    summary = summarise(frame, task) | {"seconds": time.time() - started, "checkpoint": source}
     out_pickle.parent.mkdir(parents=True, exist_ok=True)
     with open(out_pickle, "wb") as handle:
         pickle.dump(frame, handle)
     io.write_json(out_summary, summary)
     print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total", "seconds")}), flush=True)
     return summary
+
+
+def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
+             out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+    """Self-improvement inference of a checkpoint on the test split (the first attempt, kept in
+    the same frame, is the checkpoint without self-improvement)."""
+    from tripost import inference
+    from tripost.evaluation import evaluation_frame
+    from tripost.model import load
+
+    task = get_task(task_name)
+    model, tokenizer = load(model_dir)
+    started = time.time()
+    trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
+    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, str(model_dir), out_pickle, out_summary)
+
+
+def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
+                         out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+    """The answer-only checkpoint on the test split: ``Q: ...\nAnswer:``, one line of answer."""
+    from tripost import answer_only
+    from tripost.evaluation import answer_only_frame
+    from tripost.generation import generate
+    from tripost.model import load
+
+    task = get_task(task_name)
+    model, tokenizer = load(model_dir)
+    started = time.time()
+    prompts = [answer_only.prompt(task, r) for r in test]
+    outputs = generate(model, tokenizer, prompts, cfg, seed, desc=f"{task_name} answer only",
+                       stop_after_line=lambda i, text: True)
+    frame = answer_only_frame(task, test, prompts, outputs)
+    return _write_evaluation(frame, task, started, str(model_dir), out_pickle, out_summary)
+
+
+def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Record], expert_cfg: dict[str, Any],
+                 llm_cfg: dict[str, Any], out_pickle: Path, out_summary: Path, ledger_path: Path) -> dict[str, Any]:
+    """The expert LLM on the test split: few-shot (``llm_few_shot``), or with self-improvement
+    rounds (``llm_self_improve``)."""
+    from tripost import llm_baselines
+    from tripost.evaluation import evaluation_frame
+    from tripost.llm import Ledger
+
+    task, ledger = get_task(task_name), Ledger()
+    model = make_expert(task_name, expert_cfg, train, ledger, kind="openai")
+    started = time.time()
+
+    def answer(record: Record) -> Trajectory:
+        if method == "llm_few_shot":
+            return llm_baselines.few_shot(model, record)
+        return llm_baselines.self_improve(task, model, record, llm_cfg["max_rounds"], llm_cfg["oracle_stop"])
+
+    trajectories = _each(expert_cfg, "openai", answer, test)
+    ledger.write(ledger_path, questions=len(test))
+    source = f"{expert_cfg['openai']['model']} ({method}{', oracle stop' if llm_cfg['oracle_stop'] and method == 'llm_self_improve' else ''})"
+    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, source, out_pickle, out_summary)

@@ -62,6 +62,22 @@ class Task(ABC):
         """An SFT training text: prompt, newline, rationale."""
         return f"{self.prompt(record)}\n{rationale}"
 
+    def wrong_final_response(self, record: Record, rng: random.Random) -> str | None:
+        """A ``(Final response)`` line in the gold format that states a wrong answer (for the
+        scripted expert's own "ft SI demo" attempts); None when the task has none."""
+        return None
+
+    def answer_only_text(self, record: Record) -> str:
+        """The gold answer as an answer-only training text writes it (``-5``, ``a b c``, ``E``)."""
+        answer = record["answer"]
+        return " ".join(answer) if isinstance(answer, list) else str(answer)
+
+    def parse_answer_only(self, text: str) -> Any:
+        """The answer of an answer-only output (its first line): an option letter here; the
+        tasks with other answers override it. Fixes the original's parser (spec §7.1 [BUG])."""
+        first = text.strip().split("\n")[0].strip().strip("()")
+        return first if re.fullmatch(r"[A-J]", first) else None
+
 
 def last_answer_line(text: str) -> str:
     """The line the evaluators parse: the last one, or the one before a trailing feedback."""

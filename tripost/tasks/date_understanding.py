@@ -107,6 +107,11 @@ class DateUnderstanding(Task):
     def parse_answer(self, text: str) -> str | None:
         return search_answer(r"[Tt]he answer is \(([A-F])\)", text)
 
+    def wrong_final_response(self, record: Record, rng: random.Random) -> str:
+        options = record["meta"]["options"]
+        index = rng.choice([i for i in range(len(options)) if LETTERS[i] != record["answer"]])
+        return f"{FINAL_PREFIX} {options[index]} is option ({LETTERS[index]}). So the answer is ({LETTERS[index]})."
+
     def has_valid_content(self, record: Record, attempt: str) -> bool:
         """The step before the final response mentions the chosen option's date, in any format
         ``dateutil`` reads (spec §1.3, §5.4.2: also the filter of an LLM's rationales)."""

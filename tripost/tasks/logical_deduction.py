@@ -118,6 +118,11 @@ class LogicalDeduction(Task):
     def parse_answer(self, text: str) -> str | None:
         return search_answer(r"[Tt]he answer is \(([A-G])\)", text)
 
+    def wrong_final_response(self, record: Record, rng: random.Random) -> str:
+        options = _options(record)
+        index = rng.choice([i for i in range(len(options)) if LETTERS[i] != record["answer"]])
+        return f"{FINAL_PREFIX} {options[index]} So the answer is ({LETTERS[index]})."
+
     def has_valid_content(self, record: Record, attempt: str) -> bool:
         """The final response states the option that its letter names."""
         letter = self.parse_answer(attempt)

@@ -132,6 +132,13 @@ class MultistepArithmetic(Task):
             return None
         return int(found.strip())
 
+    def wrong_final_response(self, record: Record, rng: random.Random) -> str:
+        return f"{FINAL_PREFIX} So the answer is {record['answer'] + rng.choice([-10, -2, -1, 1, 2, 10])}."
+
+    def parse_answer_only(self, text: str) -> int | None:
+        first = text.strip().split("\n")[0].strip()
+        return int(first) if re.fullmatch(r"-?\d+", first) else None
+
     def has_valid_content(self, record: Record, attempt: str) -> bool:
         """Spec §5.4.2: the line before the final one ends in ``= <answer>.``."""
         lines = attempt.strip().split("\n")

@@ -162,6 +162,19 @@ class WordSorting(Task):
         found = search_answer(r"the answer is:(.*)\.", text)
         return None if found is None else found.split()
 
+    def wrong_final_response(self, record: Record, rng: random.Random) -> str | None:
+        """The sorted list with two neighbouring (different) words swapped."""
+        words = list(record["answer"])
+        pairs = [i for i in range(len(words) - 1) if words[i] != words[i + 1]]
+        if not pairs:
+            return None
+        i = rng.choice(pairs)
+        words[i], words[i + 1] = words[i + 1], words[i]
+        return f"{FINAL_PREFIX} So the answer is: {' '.join(words)}."
+
+    def parse_answer_only(self, text: str) -> list[str] | None:
+        return text.strip().split("\n")[0].split() or None
+
     def has_valid_content(self, record: Record, attempt: str) -> bool:
         """Spec §5.4.2: no ``Hence`` line still holds an unsorted ``?``."""
         return not any("Hence" in line and "?" in line for line in attempt.split("\n"))

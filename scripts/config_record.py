@@ -1,0 +1,12 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
+
+import yaml
+
+from tripost.snake import job
+
+sm = snakemake  # noqa: F821 - provided by Snakemake
+with job(sm):
+    Path(sm.output[0]).write_text(yaml.safe_dump(dict(sm.params.config), sort_keys=False))

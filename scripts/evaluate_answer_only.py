@@ -1,0 +1,14 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
+
+from tripost import io, stages
+from tripost.snake import job
+
+sm = snakemake  # noqa: F821 - provided by Snakemake
+with job(sm):
+    stages.evaluate_answer_only(
+        sm.wildcards.task, Path(sm.input.model), io.read_jsonl(sm.input.test), sm.params.evaluation,
+        seed=int(sm.wildcards.seed), out_pickle=Path(sm.output.pickle), out_summary=Path(sm.output.summary),
+    )

@@ -1,0 +1,115 @@
+"""What the workflow builds for a config: the TriPosT runs (the main one and the ablation points),
+the baselines, their checkpoint names and the labels the tables give them.
+
+A *run* is one chain of TriPosT iterations from the ft-rationale checkpoint, with its own
+settings: ``tripost`` (the config's), ``p<value>`` / ``w<value>`` (one ablation point) and
+``si_demo`` (the "ft SI demo" baseline: one iteration whose attempts are the expert's own).
+A *checkpoint* is a path under ``models/<task>/seed<seed>/``: ``baseline``, ``answer_only``,
+``lmsi`` or ``<run>/iter<t>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tripost.settings import canonical, iteration_config, merged, task_config
+
+MAIN_RUN = "tripost"
+SI_DEMO = "si_demo"
+ABLATED = {"improve_data_ratio": "p", "self_improve_section_weight": "w"}
+MODEL_BASELINES = ("answer_only", "lmsi", "si_demo")
+LLM_BASELINES = ("llm_few_shot", "llm_self_improve")
+
+
+def run_name(setting: str, value: float) -> str:
+    """``p0.5``, ``p-1``, ``w2``: the run of one ablation point."""
+    return f"{ABLATED[setting]}{value:g}"
+
+
+def ablation_tasks(config: dict[str, Any]) -> list[str]:
+    chosen = config["ablations"]["tasks"]
+    return [t for t in config["tasks"] if chosen is None or t in chosen]
+
+
+def ablation_points(config: dict[str, Any], task: str) -> list[tuple[str, float, str]]:
+    """(setting, value, run) of every p and w point for ``task``; a value equal to the main
+    run's setting is the main run (not trained twice)."""
+    if task not in ablation_tasks(config):
+        return []
+    main = iteration_config(config, task, 1)
+    points = []
+    for setting in ABLATED:
+        for value in config["ablations"][setting]:
+            same = float(value) == float(main[setting]) or (setting == "improve_data_ratio" and value <= 0 and main[setting] <= 0)
+            points.append((setting, float(value), MAIN_RUN if same else run_name(setting, value)))
+    return points
+
+
+def ablation_runs(config: dict[str, Any], task: str) -> list[str]:
+    return list(dict.fromkeys(run for _, _, run in ablation_points(config, task) if run != MAIN_RUN))
+
+
+def main_iterations(config: dict[str, Any], task: str) -> int:
+    """The main run goes on to ``ablations.max_iteration`` for the tasks the ablations cover."""
+    iterations = config["tripost"]["iterations"]
+    if task in ablation_tasks(config):
+        iterations = max(iterations, config["ablations"]["max_iteration"])
+    return iterations
+
+
+def run_iterations(config: dict[str, Any], task: str, run: str) -> int:
+    if run == MAIN_RUN:
+        return main_iterations(config, task)
+    if run == SI_DEMO:
+        return 1
+    return config["tripost"]["iterations"]
+
+
+def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> dict[str, Any]:
+    """The ``tripost`` block of one run, task and iteration."""
+    block = iteration_config(config, task, iteration)
+    if run == SI_DEMO:
+        demo = task_config(config, task)["baselines"]["si_demo"]
+        own = {key: demo[key] for key in ("improve_data_ratio", "self_improve_section_weight", "max_data_length")}
+        # the whole training split, as the original's demo collection
+        return canonical(merged(block, own, {"collect_window": None, "rollout": {"passes": demo["passes"]}}))
+    for setting, value, name in ablation_points(config, task):
+        if name == run and run != MAIN_RUN:
+            return canonical(merged(block, {setting: value}))
+    if run != MAIN_RUN:
+        raise ValueError(f"unknown TriPosT run {run!r} for task {task!r}")
+    return block
+
+
+def methods(config: dict[str, Any], task: str) -> list[str]:
+    """The baselines configured for ``task``; the LLM ones only where its expert is an LLM."""
+    wanted = config["baselines"]["methods"]
+    llm = task_config(config, task)["expert"]["kind"] == "openai"
+    return [m for m in wanted if m in MODEL_BASELINES or (m in LLM_BASELINES and llm)]
+
+
+def model_checkpoints(config: dict[str, Any], task: str) -> list[str]:
+    """Every checkpoint of ``task`` that is evaluated with self-improvement inference."""
+    out = ["baseline"]
+    out += [m for m in methods(config, task) if m == "lmsi"]
+    out += [f"{SI_DEMO}/iter1" for m in methods(config, task) if m == SI_DEMO]
+    out += [f"{MAIN_RUN}/iter{t}" for t in range(1, main_iterations(config, task) + 1)]
+    out += [f"{run}/iter{config['tripost']['iterations']}" for run in ablation_runs(config, task)]
+    return out
+
+
+def core_checkpoints(config: dict[str, Any]) -> list[str]:
+    """The ft-rationale baseline and the paper's TriPosT iterations: what ``make run`` builds."""
+    return ["baseline"] + [f"{MAIN_RUN}/iter{t}" for t in range(1, config["tripost"]["iterations"] + 1)]
+
+
+def label(checkpoint: str) -> str:
+    """The row name of a checkpoint in the tables."""
+    fixed = {"baseline": "ft rationale", "answer_only": "ft answer-only", "lmsi": "LMSI",
+             f"{SI_DEMO}/iter1": "ft SI demo", "llm_few_shot": "LLM few-shot", "llm_self_improve": "LLM + self-improve"}
+    if checkpoint in fixed:
+        return fixed[checkpoint]
+    run, iteration = checkpoint.split("/iter")
+    if run == MAIN_RUN:
+        return f"TriPosT (t={iteration})"
+    return f"TriPosT {run[0]}={run[1:]} (t={iteration})"

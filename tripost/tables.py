@@ -1,0 +1,213 @@
+"""The paper's tables, computed from the evaluation pickles (one DataFrame of per-question results
+per checkpoint and seed). Every cell is the mean ± std over seeds of one metric of the pickles it
+names in ``cells.csv``, so each number can be traced to, and recomputed from, its files.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tripost import plan
+
+SPLITS = ("seen", "unseen", "total")
+SI, NO_SI = "SI", "no SI"
+SI_COLUMNS = ("attempted", "fixed", "broken", "rounds")
+
+
+def metric(frame: pd.DataFrame, name: str) -> float | None:
+    """One number of a checkpoint's per-question frame: ``seen``/``unseen``/``total`` accuracy (%)
+    after self-improvement, ``first_<split>`` at the first attempt, or ``attempted`` (% of
+    questions with an update), ``fixed`` (% wrong -> right), ``broken`` (% right -> wrong),
+    ``rounds`` (mean updates per question)."""
+    column = "first_correct" if name.startswith("first_") else "correct"
+    split = name.removeprefix("first_")
+    if split in SPLITS:
+        part = frame if split == "total" else frame[frame["seen"] == (split == "seen")]
+        return float(part[column].mean() * 100) if len(part) else None
+    if name == "attempted":
+        return float((frame["rounds"] > 0).mean() * 100)
+    if name in ("fixed", "broken"):
+        return float(frame[name].mean() * 100)
+    if name == "rounds":
+        return float(frame["rounds"].mean())
+    raise ValueError(f"unknown metric {name!r}")
+
+
+METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS]
+
+
+def source_key(path: Path, results: Path) -> tuple[str, int | None, str]:
+    """(task, seed, checkpoint) of ``eval/<task>/seed<seed>/<checkpoint>.pkl`` or of
+    ``eval/<task>/<llm method>.pkl`` (no seed)."""
+    parts = path.relative_to(Path(results) / "eval").with_suffix("").parts
+    if len(parts) == 2:
+        return parts[0], None, parts[1]
+    return parts[0], int(parts[1].removeprefix("seed")), "/".join(parts[2:])
+
+
+def load_frame(path: Path) -> pd.DataFrame:
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def checkpoint_table(pickles: list[Path], results: Path) -> pd.DataFrame:
+    """One row per pickle: task, seed, checkpoint, method label, source and every metric."""
+    rows = []
+    for path in pickles:
+        task, seed, checkpoint = source_key(Path(path), results)
+        frame = load_frame(Path(path))
+        row: dict[str, Any] = {"task": task, "seed": seed, "checkpoint": checkpoint, "method": plan.label(checkpoint),
+                               "source": str(Path(path).relative_to(results)), "n": len(frame)}
+        row.update({name: metric(frame, name) for name in METRICS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: its label, and per task the checkpoint and inference it reads."""
+
+    label: str
+    checkpoints: dict[str, str]  # task -> checkpoint
+    inference: str = SI
+    group: str = ""
+
+
+def cell(values: list[float], digits: int = 1) -> str:
+    values = [v for v in values if v is not None and v == v]
+    if not values:
+        return "n/a"
+    series = pd.Series(values)
+    if len(values) == 1:
+        return f"{series.iloc[0]:.{digits}f}"
+    return f"{series.mean():.{digits}f} ± {series.std(ddof=1):.{digits}f}"
+
+
+def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: tuple[str, ...],
+         table: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The wide table (rows × task-metric columns, "mean ± std" strings) and its cells, long."""
+    wide, cells = [], []
+    for row in rows:
+        out = {"group": row.group, "method": row.label, "inference": row.inference}
+        for task in tasks:
+            chosen = checkpoints[(checkpoints["task"] == task) & (checkpoints["checkpoint"] == row.checkpoints.get(task))]
+            for name in metrics:
+                column = f"first_{name}" if row.inference == NO_SI and name in SPLITS else name
+                values = chosen[column].tolist()
+                out[f"{task} {name}"] = cell(values, 2 if name == "rounds" else 1)
+                kept = [v for v in values if v is not None and v == v]
+                cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
+                              "task": task, "metric": column,
+                              "mean": pd.Series(kept).mean() if kept else None,
+                              "std": pd.Series(kept).std(ddof=1) if len(kept) > 1 else None,
+                              "n": len(kept), "sources": ";".join(chosen["source"])})
+        wide.append(out)
+    return pd.DataFrame(wide), cells
+
+
+def _present(checkpoints: pd.DataFrame, name: str) -> dict[str, str]:
+    tasks = checkpoints.loc[checkpoints["checkpoint"] == name, "task"]
+    return {task: name for task in dict.fromkeys(tasks)}
+
+
+def main_rows(checkpoints: pd.DataFrame, iterations: int) -> list[Row]:
+    """The paper's main table: each method tested the way the paper tests it (the rationale
+    wrapper, no rounds, for the SFT baselines; self-improvement inference for the rest)."""
+    order = [("baseline", NO_SI), ("answer_only", NO_SI), (f"{plan.SI_DEMO}/iter1", SI), ("lmsi", NO_SI),
+             ("llm_few_shot", NO_SI), ("llm_self_improve", SI)]
+    order += [(f"{plan.MAIN_RUN}/iter{t}", SI) for t in range(1, iterations + 1)]
+    return [Row(plan.label(name), present, inference) for name, inference in order
+            if (present := _present(checkpoints, name))]
+
+
+def ablation_rows(checkpoints: pd.DataFrame, points: dict[str, list], iterations: int, max_iteration: int) -> list[Row]:
+    """p and w points (at the last iteration), t = 1..max, and every checkpoint without and with
+    self-improvement at inference."""
+    rows = []
+    for setting, symbol in plan.ABLATED.items():
+        values = list(dict.fromkeys(value for task_points in points.values() for s, value, _ in task_points if s == setting))
+        for value in values:
+            chosen = {task: f"{run}/iter{iterations}" for task, task_points in points.items()
+                      for s, v, run in task_points if s == setting and v == value}
+            note = " (no rebalancing)" if setting == "improve_data_ratio" and value <= 0 else ""
+            rows.append(Row(f"{symbol} = {value:g}{note}", chosen, SI, f"{setting} (t={iterations})"))
+    for t in range(1, max_iteration + 1):
+        rows.append(Row(f"t = {t}", _present(checkpoints, f"{plan.MAIN_RUN}/iter{t}"), SI, "iterations"))
+    for name in dict.fromkeys(checkpoints["checkpoint"]):
+        if name in ("llm_few_shot", "answer_only"):
+            continue  # one answer, no rounds: nothing to compare
+        for inference in (NO_SI, SI):
+            rows.append(Row(plan.label(name), _present(checkpoints, name), inference, "inference"))
+    return rows
+
+
+def self_improvement_rows(checkpoints: pd.DataFrame) -> list[Row]:
+    """Every checkpoint that ran self-improvement rounds."""
+    names = [n for n in dict.fromkeys(checkpoints["checkpoint"]) if n not in ("answer_only", "llm_few_shot")]
+    return [Row(plan.label(n), _present(checkpoints, n), SI) for n in names]
+
+
+def markdown(frame: pd.DataFrame, columns: list[str], note: str) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame[columns].values.tolist()]
+    return "\n".join(lines) + f"\n\n{note}\n"
+
+
+def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: list[int], points: dict[str, list],
+                 iterations: int, max_iteration: int, out: dict[str, Path]) -> None:
+    """main / ablations / self_improvement (.csv, .md), cells.csv and checkpoints.csv."""
+    checkpoints = checkpoint_table(pickles, results)
+    Path(out["checkpoints"]).parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.to_csv(out["checkpoints"], index=False)
+    seeds_note = f"mean ± std over seeds {', '.join(map(str, seeds))} (LLM rows: one run, no seed)"
+    specs = {
+        "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
+                 f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
+                 "self-improvement rounds, as the paper tests them; the other rows with them."),
+        "ablations": (ablation_rows(checkpoints, points, iterations, max_iteration), SPLITS, ["group", "method", "inference"],
+                      f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
+                      "no SI: the first attempt of the same run."),
+        "self_improvement": (self_improvement_rows(checkpoints), SI_COLUMNS, ["method"],
+                             f"Per checkpoint, % of test questions with an update (attempted), % turned from wrong "
+                             f"to right (fixed) and from right to wrong (broken), mean updates (rounds); {seeds_note}."),
+    }
+    all_cells = []
+    for name, (rows, metrics, keys, note) in specs.items():
+        wide, cells = fill(rows, checkpoints, tasks, metrics, name)
+        all_cells += cells
+        value_columns = [f"{task} {m}" for task in tasks for m in metrics]
+        wide = wide.reindex(columns=keys + value_columns) if len(wide) else pd.DataFrame(columns=keys + value_columns)
+        wide.to_csv(out[f"{name}_csv"], index=False)
+        Path(out[f"{name}_md"]).write_text(markdown(wide, keys + value_columns, note))
+    pd.DataFrame(all_cells).to_csv(out["cells"], index=False)
+
+
+def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path) -> None:
+    """The first seed's ft rationale and TriPosT rows (what ``make run`` builds)."""
+    checkpoints = checkpoint_table(pickles, results)
+    rows = [Row("ft rationale", _present(checkpoints, "baseline"), NO_SI),
+            Row("ft rationale (SI inference)", _present(checkpoints, "baseline"), SI)]
+    rows += [r for r in main_rows(checkpoints, iterations) if r.label.startswith("TriPosT")]
+    wide, _ = fill(rows, checkpoints, tasks, SPLITS, "core")
+    columns = ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS]
+    seed = checkpoints["seed"].dropna().unique().tolist()
+    Path(out_md).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_md).write_text(markdown(wide, columns, f"Accuracy (%) on the test split; seed {', '.join(map(str, seed))}."))
+
+
+def runtime_table(benchmarks: Path) -> pd.DataFrame:
+    """Per rule, from its ``benchmark:`` files: jobs, total / mean / max wall seconds, peak memory."""
+    rows = []
+    for path in sorted(Path(benchmarks).rglob("*.tsv")):
+        bench = pd.read_csv(path, sep="\t")
+        rule = path.relative_to(benchmarks).parts[0] if len(path.relative_to(benchmarks).parts) > 1 else path.stem
+        rows.append({"rule": rule, "s": float(bench["s"].iloc[0]), "max_rss_mb": pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]})
+    frame = pd.DataFrame(rows, columns=["rule", "s", "max_rss_mb"])
+    table = frame.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
+                                      max_s=("s", "max"), peak_rss_mb=("max_rss_mb", "max"))
+    return table.sort_values("total_s", ascending=False).round(1).reset_index()
