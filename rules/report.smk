@@ -20,7 +20,6 @@ rule tables:
     benchmark:
         f"{R}/benchmarks/tables.tsv"
     params:
-        results=R,
         tasks=TASKS,
         seeds=SEEDS,
         points=lambda wc: {task: plan.ablation_points(config, task) for task in plan.ablation_tasks(config)},
@@ -145,7 +144,6 @@ rule core_table:
     benchmark:
         f"{R}/benchmarks/core_table.tsv"
     params:
-        results=R,
         tasks=TASKS,
         iterations=config["tripost"]["iterations"],
     threads: 1

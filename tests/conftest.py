@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tripost.formats import scripted_error_feedback
@@ -46,3 +47,22 @@ def check_planted_errors(task, records: Iterable[dict], plant: Callable) -> tupl
             checked += 1
             positions.add(position)
     return checked, positions
+
+
+def recompute(results: Path, sources: str, column: str) -> list[float]:
+    """The metric, computed here with plain pandas, from each pickle a cell names."""
+    values = []
+    for source in sources.split(";"):
+        frame = pd.read_pickle(results / source)
+        split = column.removeprefix("first_")
+        correct = frame["first_correct" if column.startswith("first_") else "correct"]
+        if split in ("seen", "unseen", "total"):
+            mask = frame["seen"] if split == "seen" else ~frame["seen"] if split == "unseen" else frame["seen"] | True
+            values.append(100 * correct[mask].sum() / mask.sum())
+        elif column == "attempted":
+            values.append(100 * (frame["rounds"] > 0).sum() / len(frame))
+        elif column in ("fixed", "broken"):
+            values.append(100 * frame[column].sum() / len(frame))
+        else:
+            values.append(frame["rounds"].sum() / len(frame))
+    return values

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from tripost import io, stages
+from tripost.expert import plant_error
 from tripost.formats import StepError
 from tripost.llm import LLM, Ledger, LLMError
-from tripost.llm_expert import FewShot, clean_attempt, is_legit_update, parse_table, plant_error, render_feedback
+from tripost.llm_expert import FewShot, clean_attempt, is_legit_update, parse_table, render_feedback
 from tripost.tasks import get_task
 from tripost.tasks.date_understanding import _extra_questions
 
@@ -328,8 +329,9 @@ def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_pa
     results = tmp_path / "results"
 
     def change(config: dict) -> None:
-        config.update(tasks=["date_understanding"], results=str(results))
+        config.update(tasks=["date_understanding"], results=str(results), seeds=[0])
         config["tripost"]["iterations"] = 2
+        config["baselines"]["methods"] = ["si_demo", "llm_few_shot", "llm_self_improve"]
         config["expert"].update(kind="openai", rationales="scripted")
         config["expert"]["openai"].update(_settings(proxy, model, tmp_path / "llm-cache"))
 
@@ -337,12 +339,23 @@ def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_pa
     os.environ["TRIPOST_TEST_KEY"] = SECRET
     try:
         snakemake("--cores", "2", "--configfile", str(path))
-        ledgers = sorted(results.glob("tripost/date_understanding/seed0/iter*/*.ledger.json"))
+        ledgers = sorted(results.glob("tripost/date_understanding/seed0/tripost/iter*/*.ledger.json"))
         assert len(ledgers) == 4
         calls = sum(json.loads(p.read_text())["calls"] for p in ledgers)
         feedback_calls = sum(json.loads(p.read_text())["calls"] for p in ledgers if p.name.startswith("feedback"))
         assert feedback_calls > 0 and calls >= feedback_calls
-        first = results / "tripost/date_understanding/seed0/iter1/feedback.jsonl"
+        # the baselines of the LLM: its own demonstrations (ft SI demo) and its own answers on the test split
+        demo = json.loads((results / "tripost/date_understanding/seed0/si_demo/iter1/rollouts.ledger.json").read_text())
+        assert demo["calls"] + demo["cached"] == demo["attempts"] > 0
+        table = (results / "tables" / "main.md").read_text()
+        for method in ("LLM few-shot", "LLM + self-improve", "ft SI demo"):
+            assert f"| {method} |" in table
+        test_size = sum(1 for _ in open(results / "data/date_understanding/test.jsonl"))
+        for method in ("llm_few_shot", "llm_self_improve"):
+            summary = json.loads((results / f"eval/date_understanding/{method}.json").read_text())
+            ledger = json.loads((results / f"eval/date_understanding/{method}.ledger.json").read_text())
+            assert summary["n"] == test_size and ledger["calls"] + ledger["cached"] >= test_size
+        first = results / "tripost/date_understanding/seed0/tripost/iter1/feedback.jsonl"
         before = json.loads(first.with_suffix(".ledger.json").read_text())
         rows, forwarded = first.read_text(), proxy.forwarded
         snakemake(str(first), "--cores", "1", "--configfile", str(path), "--force")  # the job again

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import recompute
 from tripost import figures, results_page, tables
 
 TASKS = ["word_sorting", "logical_deduction"]
@@ -55,25 +56,6 @@ def built(tmp_path):
     out |= {"cells": results / "tables" / "cells.csv", "checkpoints": results / "tables" / "checkpoints.csv"}
     tables.write_tables(pickles, results, TASKS, [0, 1, 2], POINTS, iterations=2, max_iteration=3, out=out)
     return results, out
-
-
-def recompute(results: Path, sources: str, column: str) -> list[float]:
-    """The metric, computed here with plain pandas, from each pickle a cell names."""
-    values = []
-    for source in sources.split(";"):
-        frame = pd.read_pickle(results / source)
-        split = column.removeprefix("first_")
-        correct = frame["first_correct" if column.startswith("first_") else "correct"]
-        if split in ("seen", "unseen", "total"):
-            mask = frame["seen"] if split == "seen" else ~frame["seen"] if split == "unseen" else frame["seen"] | True
-            values.append(100 * correct[mask].sum() / mask.sum())
-        elif column == "attempted":
-            values.append(100 * (frame["rounds"] > 0).sum() / len(frame))
-        elif column in ("fixed", "broken"):
-            values.append(100 * frame[column].sum() / len(frame))
-        else:
-            values.append(frame["rounds"].sum() / len(frame))
-    return values
 
 
 def test_every_cell_is_traceable_to_its_pickles(built):

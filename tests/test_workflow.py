@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, recompute
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = {"splits", "rationales", "tokenizer", "baseline", "rollouts", "feedback", "improvement",
-          "improvement_data", "tripost_checkpoint", "evaluate", "tables", "figures"}
+          "improvement_data", "tripost_checkpoint", "evaluate", "tables", "figures", "answer_only",
+          "evaluate_answer_only", "lmsi_samples", "lmsi_data", "lmsi", "si_demo_attempts", "results_page", "runtimes"}
 
 
 def snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -59,7 +61,11 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, key):
 def test_dry_run_of_the_default_lists_every_stage():
     counts = job_counts(snakemake("-n", "--forceall").stdout)  # whatever is already built here
     assert STAGES <= set(counts)
-    assert counts["evaluate"] == 4 * 4 and counts["rollouts"] == 4 * 3 and counts["fetch_bigbench"] == 1
+    # per task and seed: ft rationale, LMSI, ft SI demo, TriPosT t = 1..5 and six ablation runs at t = 3
+    assert counts["evaluate"] == 4 * 3 * (3 + 5 + 6) and counts["fetch_bigbench"] == 1
+    # the ablation runs' first iteration reuses the main run's rollouts: 5 + 6 * 2 rollouts per task and seed
+    assert counts["rollouts"] == 4 * 3 * (5 + 6 * 2) and counts["tripost_checkpoint"] == 4 * 3 * (5 + 6 * 3 + 1)
+    assert "evaluate_llm" not in counts  # the default expert is scripted: no LLM baselines
 
 
 def test_lint_is_clean():
@@ -69,58 +75,131 @@ def test_lint_is_clean():
 
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
-    results = tmp_path_factory.mktemp("micro") / "results"
-    snakemake("--cores", "2", "--configfile", "config/quick.yaml", "--config", f"results={results}")
+    """The paper target of the micro config, run once. TRIPOST_MICRO_RESULTS names a folder to
+    (re)use instead, when working on these tests; Snakemake brings it up to date first."""
+    results = Path(os.environ.get("TRIPOST_MICRO_RESULTS") or tmp_path_factory.mktemp("micro") / "results")
+    snakemake("paper", "--cores", "2", "--configfile", "config/quick.yaml", "--config", f"results={results}")
     return results
 
 
-def test_micro_run_outputs_are_well_formed(micro_run):
-    tasks = ("multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction")
-    table = (micro_run / "tables" / "main.md").read_text()
-    assert "ft rationale" in table and "TriPosT (t=3)" in table
-    for task in tasks:
-        assert f"{task} seen" in table
-    iterations = pd.read_csv(micro_run / "tables" / "iterations.csv").set_index(["task", "checkpoint"])
-    main = pd.read_csv(micro_run / "tables" / "main.csv").set_index("method")
-    assert len(iterations) == len(tasks) * 4
-    assert (micro_run / "figures" / "accuracy_by_iteration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for task in tasks:
-        for checkpoint in ("baseline", "iter1", "iter2", "iter3"):
-            assert (micro_run / "models" / task / "seed0" / checkpoint / "config.json").exists()
-            with open(micro_run / "eval" / task / "seed0" / f"{checkpoint}.pkl", "rb") as handle:
-                frame = pickle.load(handle)
-            assert {"bucket", "seen", "prediction", "trajectory", "correct", "rounds"} <= set(frame.columns)
-            assert len(frame) > 0 and frame["trajectory"].str.startswith("Q: ").all()
-            summary = json.loads((micro_run / "eval" / task / "seed0" / f"{checkpoint}.json").read_text())
-            assert 0 <= summary["total"] <= 100 and summary["n"] == len(frame)
-            row = iterations.loc[(task, checkpoint)]
-            for metric in ("seen", "unseen", "total"):  # the tables agree with the summaries
-                assert row[metric] == pytest.approx(summary[metric])
-                si_method = "ft rationale (SI inference)" if checkpoint == "baseline" else row["method"]
-                assert main.loc[si_method, f"{task} {metric}"] == pytest.approx(summary[metric], abs=0.05)
-            if checkpoint == "baseline":  # the paper's ft rationale row: the first attempt
-                first_seen = summary["first_attempt"]["seen"]
-                assert main.loc["ft rationale", f"{task} seen"] == pytest.approx(first_seen, abs=0.05)
+TASKS = ("multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction")
+
+
+def test_micro_run_builds_every_checkpoint_and_evaluation(micro_run):
+    for task in TASKS:
+        for seed in (0, 1):
+            names = ["baseline", "answer_only", "lmsi", "si_demo/iter1"] + [f"tripost/iter{t}" for t in (1, 2, 3)]
+            if task == "word_sorting":  # the ablations run on word sorting only (config/quick.yaml)
+                names += ["tripost/iter4", "p-1/iter3", "w2/iter3"]
+            for name in names:
+                assert (micro_run / "models" / task / f"seed{seed}" / name / "config.json").exists()
+                with open(micro_run / "eval" / task / f"seed{seed}" / f"{name}.pkl", "rb") as handle:
+                    frame = pickle.load(handle)
+                assert {"bucket", "seen", "prediction", "trajectory", "correct", "rounds"} <= set(frame.columns)
+                assert len(frame) > 0 and frame["trajectory"].str.startswith("Q: ").all()
+                summary = json.loads((micro_run / "eval" / task / f"seed{seed}" / f"{name}.json").read_text())
+                assert 0 <= summary["total"] <= 100 and summary["n"] == len(frame)
+            assert not (micro_run / "models" / task / f"seed{seed}" / "p-1").exists() or task == "word_sorting"
+            # the answer-only model answers in one line: no rounds
+            with open(micro_run / "eval" / task / f"seed{seed}" / "answer_only.pkl", "rb") as handle:
+                assert (pickle.load(handle)["rounds"] == 0).all()
+            lmsi = json.loads((micro_run / "lmsi" / task / f"seed{seed}" / "counts.json").read_text())
+            assert lmsi["selection"] == "majority" and lmsi["samples"] == 3 * lmsi["questions"]
+            assert lmsi["examples"] == sum(1 for _ in open(micro_run / "lmsi" / task / f"seed{seed}" / "train.jsonl"))
+
+
+def test_micro_run_iterations_train_on_what_they_collected(micro_run):
+    for task in TASKS:
         for t in (1, 2, 3):
-            folder = micro_run / "tripost" / task / "seed0" / f"iter{t}"
+            folder = micro_run / "tripost" / task / "seed0" / "tripost" / f"iter{t}"
             counts = json.loads((folder / "counts.json").read_text())
             assert counts["total"] == sum(1 for _ in open(folder / "train.jsonl"))
             assert sum(counts["outcomes"].values()) == sum(1 for _ in open(folder / "rollouts.jsonl"))
-            stats = json.loads((micro_run / "models" / task / "seed0" / f"iter{t}" / "train_stats.json").read_text())
+            stats = json.loads((micro_run / "models" / task / "seed0" / "tripost" / f"iter{t}" / "train_stats.json").read_text())
             if counts["enough_data"]:
                 assert stats["examples"] + stats["dropped_too_long"] == counts["total"]
             else:
                 assert stats["skipped"] and stats["examples"] == 0
             if task != "multistep_arithmetic":  # these micro models learn the format: every iteration trains
                 assert counts["outcomes"].get("edited", 0) > 0 and stats["examples"] > 0 and not stats.get("skipped")
-    for rule in ("baseline", "evaluate", "rollouts"):
+        demo = json.loads((micro_run / "tripost" / task / "seed0" / "si_demo" / "iter1" / "counts.json").read_text())
+        assert demo["num_improvement"] > 0 and demo["outcomes"].get("edited", 0) > 0
+    # an ablation run's first iteration edits the main run's rollouts (none of its own) with its own p
+    ablation = micro_run / "tripost" / "word_sorting" / "seed0" / "p-1" / "iter1"
+    assert not (ablation / "rollouts.jsonl").exists() and (ablation / "counts.json").exists()
+    for rule in ("baseline", "evaluate", "rollouts", "lmsi", "answer_only"):
         assert any((micro_run / "benchmarks" / rule).iterdir())
+
+
+def test_micro_run_tables_trace_to_the_pickles(micro_run):
+    cells = pd.read_csv(micro_run / "tables" / "cells.csv")
+    for cell in cells[cells["n"] > 0].itertuples():
+        values = recompute(micro_run, cell.sources, cell.metric)
+        assert len(values) == cell.n and cell.mean == pytest.approx(pd.Series(values).mean())
+        assert cell.n == 2  # both seeds
+    main = pd.read_csv(micro_run / "tables" / "main.csv", keep_default_na=False).set_index("method")
+    assert list(main.index) == ["ft rationale", "ft answer-only", "ft SI demo", "LMSI", "TriPosT (t=1)",
+                                "TriPosT (t=2)", "TriPosT (t=3)"]
+    assert all(" ± " in main.loc[m, f"{t} total"] for m in main.index for t in TASKS)
+    ablations = pd.read_csv(micro_run / "tables" / "ablations.csv", keep_default_na=False)
+    assert {"p = 1.5", "p = -1 (no rebalancing)", "w = 1.5", "w = 2", "t = 4"} <= set(ablations["method"])
+    for name in ("accuracy_by_iteration", "seen_unseen", "ablation_curves", "self_improvement_rate"):
+        assert (micro_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (micro_run / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+    page = (micro_run / "results.md").read_text()
+    assert "different model scale" in page and "| ft rationale | LLaMA-7B ft rationale |" in page
+    runtimes = pd.read_csv(micro_run / "tables" / "runtimes.csv").set_index("rule")
+    assert runtimes.loc["baseline", "jobs"] == 8 and runtimes.loc["evaluate", "total_s"] > 0
+
+
+def test_core_target_is_the_first_seeds_main_run(micro_run):
+    (micro_run / "tables" / "core.md").unlink(missing_ok=True)
+    result = snakemake("core", "--cores", "1", "--configfile", "config/quick.yaml", "--config", f"results={micro_run}")
+    assert set(job_counts(result.stdout + result.stderr)) == {"core_table", "core"}  # every evaluation was there
+    core = (micro_run / "tables" / "core.md").read_text()
+    assert "| ft rationale |" in core and "| TriPosT (t=3) |" in core and "seed 0." in core
 
 
 def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_path):
     path = write_config(tmp_path, "changed.yaml", lambda c: c.update(
         results=str(micro_run), overrides={"iterations": {3: {"improve_data_ratio": 2.0}}}))
-    counts = job_counts(snakemake("-n", "--configfile", str(path)).stdout)
-    assert counts["improvement_data"] == 4 and counts["tripost_checkpoint"] == 4
-    assert counts["evaluate"] == 4  # the four tasks' iteration-3 checkpoints only
-    assert "baseline" not in counts and "rollouts" not in counts and "splits" not in counts
+    counts = job_counts(snakemake("paper", "-n", "--configfile", str(path)).stdout)
+    # per seed: the main run's iteration 3 of the four tasks, and word sorting's w = 2 run at
+    # iteration 3 (its p comes from the main settings; the p = -1 run sets its own p), and what
+    # follows: word sorting's main iteration 4 (rollouts, data, checkpoint, evaluation)
+    assert counts["improvement_data"] == 2 * (4 + 1 + 1) and counts["rollouts"] == 2 * 1
+    assert counts["tripost_checkpoint"] == 2 * (4 + 1 + 1) and counts["evaluate"] == 2 * (4 + 1 + 1)
+    assert "baseline" not in counts and "splits" not in counts and "lmsi" not in counts
+
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def test_report_is_self_contained_and_shows_every_figure_in_chromium(micro_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake("paper", "--report", str(report), "--configfile", "config/quick.yaml", "--config", f"results={micro_run}")
+    html = report.read_text()
+    assert "<script src=" not in html and "<link href=\"http" not in html  # nothing fetched when opened
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(report.as_uri())
+        menu = page.inner_text("body")
+        for category in ("Figures", "Tables", "Runtimes", "Configuration", "Results page"):
+            assert category in menu
+        page.get_by_text("Figures", exact=True).click()
+        for figure in ("accuracy by iteration", "seen unseen", "ablation curves", "self improvement rate"):
+            row = page.locator("tr").filter(has=page.get_by_text(figure, exact=True))
+            row.locator("a[iconname=eye]").click()
+            shown = page.locator(f"img[src^='data:image/png'][src*='{figure.replace(' ', '_')}']")
+            shown.wait_for(state="visible", timeout=10_000)
+            width, height = shown.evaluate("e => [e.naturalWidth, e.naturalHeight]")
+            assert width > 400 and height > 200, figure  # the PNG decoded, not a broken image
+        page.screenshot(path=str(tmp_path / "report.png"))
+        browser.close()

@@ -41,6 +41,11 @@ def metric(frame: pd.DataFrame, name: str) -> float | None:
 METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS]
 
 
+def results_root(pickle_path: Path) -> Path:
+    """The results folder of an evaluation pickle (the parent of its nearest ``eval`` folder)."""
+    return next(parent.parent for parent in Path(pickle_path).parents if parent.name == "eval")
+
+
 def source_key(path: Path, results: Path) -> tuple[str, int | None, str]:
     """(task, seed, checkpoint) of ``eval/<task>/seed<seed>/<checkpoint>.pkl`` or of
     ``eval/<task>/<llm method>.pkl`` (no seed)."""
