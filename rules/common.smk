@@ -101,17 +101,6 @@ def eval_pickles(seeds=None, checkpoints=None):
     return out
 
 
-def iteration_counts():
-    """The data counts of every TriPosT iteration that was trained."""
-    out = []
-    for task in TASKS:
-        for seed in SEEDS:
-            for run in [plan.MAIN_RUN] + plan.ablation_runs(config, task):
-                out += [f"{run_dir(task, seed, run, t)}/counts.json"
-                        for t in range(1, plan.run_iterations(config, task, run) + 1)]
-    return out
-
-
 def paper_targets():
     """Every table, figure and page of the paper target."""
     return [rules.runtimes.output.md, rules.config_record.output[0]]

@@ -24,6 +24,7 @@ rule tables:
         seeds=SEEDS,
         points=lambda wc: {task: plan.ablation_points(config, task) for task in plan.ablation_tasks(config)},
         iterations=config["tripost"]["iterations"],
+        ablation_iterations=config["ablations"]["iterations"],
         max_iteration=config["ablations"]["max_iteration"],
     threads: 1
     resources:
@@ -59,6 +60,7 @@ rule figures:
         tasks=TASKS,
         points=rules.tables.params.points,
         iterations=config["tripost"]["iterations"],
+        ablation_iterations=config["ablations"]["iterations"],
         captions=FIGURE_CAPTIONS,
     threads: 1
     resources:

@@ -14,5 +14,5 @@ with job(sm):
     out = {name: Path(sm.output[name]).with_suffix("") for name in sm.params.captions}
     figures.accuracy_by_iteration(frame, sm.params.tasks, out["accuracy_by_iteration"])
     figures.seen_unseen(frame, tables.main_rows(frame, sm.params.iterations), sm.params.tasks, out["seen_unseen"])
-    figures.ablation_curves(frame, sm.params.points, sm.params.iterations, out["ablation_curves"])
+    figures.ablation_curves(frame, sm.params.points, sm.params.ablation_iterations, out["ablation_curves"])
     figures.self_improvement_rate(frame, sm.params.tasks, out["self_improvement_rate"])

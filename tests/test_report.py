@@ -54,7 +54,8 @@ def built(tmp_path):
     out = {f"{name}_{ext}": results / "tables" / f"{name}.{ext}"
            for name in ("main", "ablations", "self_improvement") for ext in ("csv", "md")}
     out |= {"cells": results / "tables" / "cells.csv", "checkpoints": results / "tables" / "checkpoints.csv"}
-    tables.write_tables(pickles, results, TASKS, [0, 1, 2], POINTS, iterations=2, max_iteration=3, out=out)
+    tables.write_tables(pickles, results, TASKS, [0, 1, 2], POINTS, iterations=2, ablation_iterations=2,
+                        max_iteration=3, out=out)
     return results, out
 
 

@@ -61,10 +61,10 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, change, key):
 def test_dry_run_of_the_default_lists_every_stage():
     counts = job_counts(snakemake("-n", "--forceall").stdout)  # whatever is already built here
     assert STAGES <= set(counts)
-    # per task and seed: ft rationale, LMSI, ft SI demo, TriPosT t = 1..5 and six ablation runs at t = 3
+    # per task and seed: ft rationale, LMSI, ft SI demo, TriPosT t = 1..5 and six ablation runs at t = 1
     assert counts["evaluate"] == 4 * 3 * (3 + 5 + 6) and counts["fetch_bigbench"] == 1
-    # the ablation runs' first iteration reuses the main run's rollouts: 5 + 6 * 2 rollouts per task and seed
-    assert counts["rollouts"] == 4 * 3 * (5 + 6 * 2) and counts["tripost_checkpoint"] == 4 * 3 * (5 + 6 * 3 + 1)
+    # the ablation runs' first iteration edits the main run's rollouts: none of their own
+    assert counts["rollouts"] == 4 * 3 * 5 and counts["tripost_checkpoint"] == 4 * 3 * (5 + 6 + 1)
     assert "evaluate_llm" not in counts  # the default expert is scripted: no LLM baselines
 
 
@@ -90,7 +90,7 @@ def test_micro_run_builds_every_checkpoint_and_evaluation(micro_run):
         for seed in (0, 1):
             names = ["baseline", "answer_only", "lmsi", "si_demo/iter1"] + [f"tripost/iter{t}" for t in (1, 2, 3)]
             if task == "word_sorting":  # the ablations run on word sorting only (config/quick.yaml)
-                names += ["tripost/iter4", "p-1/iter3", "w2/iter3"]
+                names += ["tripost/iter4", "p-1/iter2", "w2/iter2"]
             for name in names:
                 assert (micro_run / "models" / task / f"seed{seed}" / name / "config.json").exists()
                 with open(micro_run / "eval" / task / f"seed{seed}" / f"{name}.pkl", "rb") as handle:
@@ -162,13 +162,13 @@ def test_core_target_is_the_first_seeds_main_run(micro_run):
 
 def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_path):
     path = write_config(tmp_path, "changed.yaml", lambda c: c.update(
-        results=str(micro_run), overrides={"iterations": {3: {"improve_data_ratio": 2.0}}}))
+        results=str(micro_run), overrides={"iterations": {2: {"improve_data_ratio": 2.0}}}))
     counts = job_counts(snakemake("paper", "-n", "--configfile", str(path)).stdout)
-    # per seed: the main run's iteration 3 of the four tasks, and word sorting's w = 2 run at
-    # iteration 3 (its p comes from the main settings; the p = -1 run sets its own p), and what
-    # follows: word sorting's main iteration 4 (rollouts, data, checkpoint, evaluation)
-    assert counts["improvement_data"] == 2 * (4 + 1 + 1) and counts["rollouts"] == 2 * 1
-    assert counts["tripost_checkpoint"] == 2 * (4 + 1 + 1) and counts["evaluate"] == 2 * (4 + 1 + 1)
+    # per seed: the main run's iteration 2 of the four tasks and word sorting's w = 2 point at
+    # iteration 2 (its p is the main one; the p = -1 point sets its own), then what follows from
+    # the main run's new iteration-2 checkpoints: iteration 3 of the four tasks, 4 of word sorting
+    assert counts["improvement_data"] == 2 * (4 + 1 + 4 + 1) and counts["rollouts"] == 2 * (4 + 1)
+    assert counts["tripost_checkpoint"] == 2 * (4 + 1 + 4 + 1) and counts["evaluate"] == 2 * (4 + 1 + 4 + 1)
     assert "baseline" not in counts and "splits" not in counts and "lmsi" not in counts
 
 

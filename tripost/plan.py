@@ -53,7 +53,7 @@ def main_iterations(config: dict[str, Any], task: str) -> int:
     """The main run goes on to ``ablations.max_iteration`` for the tasks the ablations cover."""
     iterations = config["tripost"]["iterations"]
     if task in ablation_tasks(config):
-        iterations = max(iterations, config["ablations"]["max_iteration"])
+        iterations = max(iterations, config["ablations"]["max_iteration"], config["ablations"]["iterations"])
     return iterations
 
 
@@ -62,7 +62,7 @@ def run_iterations(config: dict[str, Any], task: str, run: str) -> int:
         return main_iterations(config, task)
     if run == SI_DEMO:
         return 1
-    return config["tripost"]["iterations"]
+    return config["ablations"]["iterations"]
 
 
 def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def model_checkpoints(config: dict[str, Any], task: str) -> list[str]:
     out += [m for m in methods(config, task) if m == "lmsi"]
     out += [f"{SI_DEMO}/iter1" for m in methods(config, task) if m == SI_DEMO]
     out += [f"{MAIN_RUN}/iter{t}" for t in range(1, main_iterations(config, task) + 1)]
-    out += [f"{run}/iter{config['tripost']['iterations']}" for run in ablation_runs(config, task)]
+    out += [f"{run}/iter{config['ablations']['iterations']}" for run in ablation_runs(config, task)]
     return out
 
 

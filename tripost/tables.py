@@ -164,7 +164,7 @@ def markdown(frame: pd.DataFrame, columns: list[str], note: str) -> str:
 
 
 def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: list[int], points: dict[str, list],
-                 iterations: int, max_iteration: int, out: dict[str, Path]) -> None:
+                 iterations: int, ablation_iterations: int, max_iteration: int, out: dict[str, Path]) -> None:
     """main / ablations / self_improvement (.csv, .md), cells.csv and checkpoints.csv."""
     checkpoints = checkpoint_table(pickles, results)
     Path(out["checkpoints"]).parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +174,7 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
                  f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
                  "self-improvement rounds, as the paper tests them; the other rows with them."),
-        "ablations": (ablation_rows(checkpoints, points, iterations, max_iteration), SPLITS, ["group", "method", "inference"],
+        "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS, ["group", "method", "inference"],
                       f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
                       "no SI: the first attempt of the same run."),
         "self_improvement": (self_improvement_rows(checkpoints), SI_COLUMNS, ["method"],
