@@ -115,6 +115,6 @@ def test_figures_and_results_page_are_written(built, tmp_path):
     page = results_page.render(pd.read_csv(out["cells"]), out["main_md"].read_text(), TASKS, [0, 1, 2], "the scratch model")
     cells = pd.read_csv(out["cells"]).set_index(["table", "method", "inference", "task", "metric"])
     ours = cells.loc[("main", "ft rationale", "no SI", "logical_deduction", "first_total"), "mean"]
-    assert f"| ft rationale | LLaMA-7B ft rationale | " in page and f"{ours:.1f} / 45.8" in page
+    assert "| ft rationale | LLaMA-7B ft rationale | " in page and f"{ours:.1f} / 45.8" in page
     assert "not run / 81.0" in page  # no LLM expert configured here
     assert "different model scale" in page
