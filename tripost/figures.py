@@ -25,8 +25,13 @@ def save(fig, stem: Path) -> None:
 
 
 def _panels(tasks: list[str], width: float = 4.5):
-    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), 3.6), squeeze=False)
-    return fig, axes[0]
+    """One panel per task, two to a row; panels left over are hidden."""
+    columns = min(len(tasks), 2)
+    rows = -(-len(tasks) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    return fig, axes.flat[: len(tasks)]
 
 
 def _title(task: str) -> str:
