@@ -52,20 +52,24 @@ def main_run(frame: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def accuracy_by_iteration(frame: pd.DataFrame, tasks: list[str], stem: Path) -> None:
-    """Per task: seen / unseen accuracy after self-improvement, and seen at the first attempt,
-    against the TriPosT iteration (0 = ft rationale)."""
+def _by_iteration(frame: pd.DataFrame, tasks: list[str], lines: tuple, ylabel: str, stem: Path) -> None:
+    """Per task: each (column, style, label) of ``lines`` against the TriPosT iteration."""
     data = main_run(frame)
     fig, axes = _panels(tasks)
     for ax, task in zip(axes, tasks):
         part = data[data["task"] == task]
-        for column, style, label in (("seen", "-o", "seen"), ("unseen", "--s", "unseen"),
-                                     ("first_seen", ":^", "seen, no SI at inference")):
+        for column, style, label in lines:
             _band(ax, "iteration", part, column, style, label)
-        ax.set(title=_title(task), xlabel="TriPosT iteration (0 = ft rationale)", ylabel="accuracy (%)")
+        ax.set(title=_title(task), xlabel="TriPosT iteration (0 = ft rationale)", ylabel=ylabel)
         ax.set_xticks(sorted(part["iteration"].unique()))
         ax.legend(fontsize=8)
     save(fig, stem)
+
+
+def accuracy_by_iteration(frame: pd.DataFrame, tasks: list[str], stem: Path) -> None:
+    """Seen / unseen accuracy after self-improvement, and seen at the first attempt."""
+    _by_iteration(frame, tasks, (("seen", "-o", "seen"), ("unseen", "--s", "unseen"),
+                                 ("first_seen", ":^", "seen, no SI at inference")), "accuracy (%)", stem)
 
 
 def seen_unseen(frame: pd.DataFrame, rows: list, tasks: list[str], stem: Path) -> None:
@@ -119,16 +123,6 @@ def ablation_curves(frame: pd.DataFrame, points: dict[str, list], iterations: in
 
 
 def self_improvement_rate(frame: pd.DataFrame, tasks: list[str], stem: Path) -> None:
-    """Per task: % of test questions fixed (wrong -> right) and broken (right -> wrong) by the
-    self-improvement rounds, against the TriPosT iteration."""
-    data = main_run(frame)
-    fig, axes = _panels(tasks)
-    for ax, task in zip(axes, tasks):
-        part = data[data["task"] == task]
-        for column, style, label in (("fixed", "-o", "fixed (wrong → right)"), ("broken", "--s", "broken (right → wrong)"),
-                                     ("attempted", ":^", "attempted an update")):
-            _band(ax, "iteration", part, column, style, label)
-        ax.set(title=_title(task), xlabel="TriPosT iteration (0 = ft rationale)", ylabel="% of test questions")
-        ax.set_xticks(sorted(part["iteration"].unique()))
-        ax.legend(fontsize=8)
-    save(fig, stem)
+    """% of test questions fixed (wrong -> right), broken (right -> wrong) and with an update."""
+    _by_iteration(frame, tasks, (("fixed", "-o", "fixed (wrong → right)"), ("broken", "--s", "broken (right → wrong)"),
+                                 ("attempted", ":^", "attempted an update")), "% of test questions", stem)
