@@ -68,6 +68,12 @@ def test_dry_run_of_the_default_lists_every_stage():
     assert "evaluate_llm" not in counts  # the default expert is scripted: no LLM baselines
 
 
+@pytest.mark.parametrize("config", ["configs/paper.yaml", "config/quick.yaml"])
+def test_every_shipped_config_validates_and_plans_the_paper_target(config, tmp_path):
+    counts = job_counts(snakemake("paper", "-n", "--configfile", config, "--config", f"results={tmp_path}").stdout)
+    assert counts["tables"] == 1 and counts["evaluate"] > 0 and counts["lmsi"] > 0
+
+
 def test_lint_is_clean():
     result = snakemake("--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
