@@ -107,6 +107,8 @@ rule runtimes:
         md=f"{R}/tables/runtimes.md",
     log:
         f"{R}/logs/runtimes.log",
+    benchmark:
+        f"{R}/benchmarks/runtimes.tsv"
     params:
         benchmarks=f"{R}/benchmarks",
     threads: 1
@@ -124,6 +126,8 @@ rule config_record:
         report(f"{R}/config.yaml", caption="../report/config.rst", category="Configuration"),
     log:
         f"{R}/logs/config_record.log",
+    benchmark:
+        f"{R}/benchmarks/config_record.tsv"
     params:
         config=config,
     threads: 1
