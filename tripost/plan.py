@@ -57,14 +57,6 @@ def main_iterations(config: dict[str, Any], task: str) -> int:
     return iterations
 
 
-def run_iterations(config: dict[str, Any], task: str, run: str) -> int:
-    if run == MAIN_RUN:
-        return main_iterations(config, task)
-    if run == SI_DEMO:
-        return 1
-    return config["ablations"]["iterations"]
-
-
 def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> dict[str, Any]:
     """The ``tripost`` block of one run, task and iteration."""
     block = iteration_config(config, task, iteration)
