@@ -18,6 +18,11 @@ DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 CLUSTER = "tripost"
 ACCOUNT = "tripost"
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+# The job step inside an sbatch job (snakemake-executor-plugin-slurm-jobstep) drops SLURM_*
+# variables, SLURM_CONF among them, so its srun reads the default path: the cluster's config
+# files are linked there while it runs (never over an existing file).
+ETC = Path("/etc/slurm")
+LINKED = ("slurm.conf", "slurmdbd.conf")
 
 
 def missing() -> list[str]:
@@ -25,6 +30,9 @@ def missing() -> list[str]:
     out = [name for name in (*DAEMONS, "sbatch", "sacct", "sacctmgr", "mariadb-install-db") if not shutil.which(name)]
     if os.geteuid() != 0:
         out.append("root")
+    for name in LINKED:
+        if (ETC / name).exists() and not (ETC / name).is_symlink():
+            out.append(f"{ETC / name} is not ours (a real cluster's?)")
     return out
 
 
@@ -86,6 +94,17 @@ class Cluster:
             f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN\n"
             f"PartitionName=main Nodes={self.host} Default=YES MaxTime=INFINITE State=UP\n")
 
+    def _link_configs(self) -> None:
+        ETC.mkdir(parents=True, exist_ok=True)
+        for name in LINKED:
+            (ETC / name).unlink(missing_ok=True)  # a link left by an earlier test cluster
+            (ETC / name).symlink_to(self.root / name)
+
+    def _unlink_configs(self) -> None:
+        for name in LINKED:
+            if (ETC / name).is_symlink() and (ETC / name).resolve() == (self.root / name).resolve():
+                (ETC / name).unlink()
+
     def _spawn(self, *command: str, log: str) -> None:
         handle = open(self.root / "log" / log, "a")
         self.processes.append(subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=self.env))
@@ -122,6 +141,7 @@ class Cluster:
 
     def start(self) -> Cluster:
         self._write_configs()
+        self._link_configs()
         self._start_munge()
         self._start_mariadb()
         # slurmdbd reads slurmdbd.conf beside $SLURM_CONF
@@ -146,6 +166,7 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        self._unlink_configs()
 
     def log_tail(self, chars: int = 3000) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted((self.root / "log").iterdir()))
