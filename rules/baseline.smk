@@ -77,7 +77,7 @@ rule lmsi_samples:
         runtime=60,
         gpu=config["gpus_per_job"],
     conda:
-        "../envs/training.yaml"
+        "../envs/eval.yaml"
     script:
         "../scripts/lmsi_samples.py"
 

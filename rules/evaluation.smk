@@ -22,7 +22,7 @@ rule evaluate:
         runtime=60,
         gpu=config["gpus_per_job"],
     conda:
-        "../envs/training.yaml"
+        "../envs/eval.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -46,7 +46,7 @@ rule evaluate_answer_only:
         runtime=30,
         gpu=config["gpus_per_job"],
     conda:
-        "../envs/training.yaml"
+        "../envs/eval.yaml"
     script:
         "../scripts/evaluate_answer_only.py"
 
@@ -71,6 +71,6 @@ rule evaluate_llm:
         mem_mb=2000,
         runtime=120,
     conda:
-        "../envs/data.yaml"
+        "../envs/eval.yaml"
     script:
         "../scripts/evaluate_llm.py"

@@ -23,7 +23,7 @@ rule rollouts:
         runtime=60,
         gpu=config["gpus_per_job"],
     conda:
-        "../envs/training.yaml"
+        "../envs/eval.yaml"
     script:
         "../scripts/rollouts.py"
 
