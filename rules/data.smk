@@ -75,7 +75,8 @@ rule rationales:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=600,  # an LLM expert: one call per question
+        # minutes: an LLM expert makes one call per question; the scripted one takes seconds
+        runtime=lambda wc: 600 if tcfg(wc)["expert"]["rationales"] == "openai" else 10,
     conda:
         "../envs/data.yaml"
     script:

@@ -88,8 +88,9 @@ class Cluster:
             f"SlurmctldLogFile={r}/log/slurmctld.log\nSlurmdLogFile={r}/log/slurmd.log\n"
             "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nMpiDefault=none\n"
             "SchedulerType=sched/backfill\nSelectType=select/cons_tres\nSelectTypeParameters=CR_CPU\n"
-            "ReturnToService=2\nMinJobAge=600\nInactiveLimit=0\nKillWait=5\nWaittime=0\n"
+            "ReturnToService=2\nMinJobAge=600\nInactiveLimit=0\nKillWait=5\nWaittime=0\nMailProg=/bin/true\n"
             f"AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=localhost\n"
+            "AccountingStoreFlags=job_comment\n"
             f"AccountingStoragePort={self.ports['dbd']}\nJobAcctGatherType=jobacct_gather/linux\nJobAcctGatherFrequency=5\n"
             f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN\n"
             f"PartitionName=main Nodes={self.host} Default=YES MaxTime=INFINITE State=UP\n")

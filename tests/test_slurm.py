@@ -8,8 +8,10 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 import slurm_cluster
 from conftest import REPO
@@ -33,33 +35,52 @@ def sacct(cluster) -> list[dict[str, str]]:
     return [dict(zip(fields, line.split("|"))) for line in out.splitlines() if line.strip()]
 
 
+def submissions(log: str) -> tuple[dict[str, str], list[str], set[str]]:
+    """From Snakemake's log: {job: SLURM id} of the jobs submitted alone, the SLURM ids of the
+    group jobs, and the jobs that ran inside a group (its members, listed under "Group job")."""
+    jobs = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
+    groups = re.findall(r"Job [0-9a-f-]{36} has been submitted with SLURM jobid (\d+)", log)
+    grouped, inside = set(), False
+    for line in log.splitlines():
+        if re.search(r"Group job \w+ \(jobs in lexicogr\. order\):$", line):
+            inside = True
+        elif inside and not (line.startswith("    ") or line.startswith("Shell command:")):
+            inside = False  # a member's listing is indented; its "Shell command" line is not
+        elif inside and (member := re.fullmatch(r" {8}jobid: (\d+)", line)):
+            grouped.add(member.group(1))
+    return jobs, groups, grouped
+
+
 @pytest.mark.slurm
 def test_the_micro_config_runs_through_slurm(cluster, tmp_path):
     results = tmp_path / "results"
+    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text()) | {"results": str(results), "seeds": [0]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = dict(cluster.env, PYTHONPATH=str(REPO))
     started = time.time()
     run = subprocess.run([sys.executable, "-m", "snakemake", "core", "--profile", "profiles/slurm",
-                          "--configfile", "config/quick.yaml", "--config", f"results={results}", "seeds=[0]"],
+                          "--configfile", str(tmp_path / "config.yaml")],
                          cwd=REPO, capture_output=True, text=True, env=env)
     seconds = time.time() - started
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log[-6000:] + cluster.log_tail()
-    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-6000:] + cluster.log_tail()
+    # Snakemake's own log file: one stream, in order (the captured stdout and stderr are two)
+    log = Path(re.findall(r"Complete log\(s\): (\S+)", output)[-1]).read_text()
+    jobs, groups, grouped = submissions(log)
     finished = re.findall(r"Finished jobid: (\d+) \(Rule: (\w+)\)", log)
-    local = {"core"}  # the target rule itself runs no code
-    assert {job for job, rule in finished if rule not in local} <= set(submitted), "a job ran outside SLURM"
+    # every job but the target rule (no code) ran in a SLURM job: its own, or its group's
+    assert {job for job, rule in finished if rule != "core"} == set(jobs) | grouped, "a job ran outside SLURM"
+    slurm_ids = list(jobs.values()) + groups
     accounted = {row["JobID"]: row for row in sacct(cluster)}
-    for slurm_id in submitted.values():
-        assert accounted[slurm_id]["State"] == "COMPLETED", accounted[slurm_id]
-    rules = {row["Comment"].split("_wildcards_")[0].removeprefix("rule_") for row in accounted.values()
-             if row["JobID"] in submitted.values()}
-    assert {"baseline", "rollouts", "tripost_checkpoint", "evaluate"} <= rules  # the model jobs, one per job
-    assert "edit" in rules and "data" in rules  # the small rules went as groups
+    assert all(accounted[i]["State"] == "COMPLETED" for i in slurm_ids), [accounted.get(i) for i in slurm_ids]
+    names = {accounted[i]["Comment"].split("_wildcards_")[0] for i in slurm_ids}
+    assert {"rule_baseline", "rule_rollouts", "rule_tripost_checkpoint", "rule_evaluate"} <= names
+    assert len(groups) >= 4 * 4 and len(slurm_ids) < len(finished)  # data and edit groups: fewer SLURM jobs
     for task in ("multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction"):
         for name in ("baseline", "tripost/iter1", "tripost/iter2", "tripost/iter3"):
             assert (results / "eval" / task / "seed0" / f"{name}.pkl").exists()
     assert "| TriPosT (t=3) |" in (results / "tables" / "core.md").read_text()
     report = tmp_path / "sacct.txt"
     report.write_text("\n".join("|".join(row.values()) for row in accounted.values()))
-    print(f"\nSLURM run: {seconds:.0f} s, {len(submitted)} SLURM jobs for {len(finished)} Snakemake jobs; "
+    print(f"\nSLURM run: {seconds:.0f} s, {len(slurm_ids)} SLURM jobs for {len(finished)} Snakemake jobs; "
           f"sacct list in {report}", file=sys.__stdout__)
