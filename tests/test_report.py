@@ -118,3 +118,6 @@ def test_figures_and_results_page_are_written(built, tmp_path):
     assert "| ft rationale | LLaMA-7B ft rationale | " in page and f"{ours:.1f} / 45.8" in page
     assert "not run / 81.0" in page  # no LLM expert configured here
     assert "different model scale" in page
+    ablation = cells.loc[("ablations", "p = -1 (no rebalancing)", "SI", "word_sorting", "total"), "mean"]
+    assert "- improve_data_ratio (t=2), word_sorting: p = 1.5: " in page and f"p = -1: {ablation:.1f}" in page
+    assert "- self-improvement at inference, logical_deduction: changes total accuracy by" in page

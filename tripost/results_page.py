@@ -40,6 +40,28 @@ def gains(cells: pd.DataFrame, tasks: list[str]) -> list[tuple[str, str, float, 
     return out
 
 
+def ablation_summary(cells: pd.DataFrame, tasks: list[str]) -> list[str]:
+    """One line per ablation group and task: each setting's total accuracy."""
+    part = cells[(cells["table"] == "ablations") & (cells["metric"] == "total") & (cells["group"] != "inference")]
+    lines = []
+    for group in dict.fromkeys(part["group"]):
+        for task in tasks:
+            rows = part[(part["group"] == group) & (part["task"] == task) & part["mean"].notna()]
+            if len(rows):
+                values = ", ".join(f"{m.split(' (')[0]}: {v:.1f}" for m, v in zip(rows["method"], rows["mean"]))
+                lines.append(f"- {group}, {task}: {values}")
+    first = cells[(cells["table"] == "ablations") & (cells["group"] == "inference") & (cells["metric"] == "first_total")]
+    with_si = cells[(cells["table"] == "ablations") & (cells["group"] == "inference") & (cells["metric"] == "total")]
+    for task in tasks:
+        a = first[first["task"] == task].set_index("method")["mean"].dropna()
+        b = with_si[with_si["task"] == task].set_index("method")["mean"].dropna()
+        common = a.index.intersection(b.index)
+        if len(common):
+            lines.append(f"- self-improvement at inference, {task}: changes total accuracy by "
+                         f"{(b[common] - a[common]).mean():+.1f} points on average over {len(common)} checkpoints")
+    return lines or ["- no ablation was run"]
+
+
 def render(cells: pd.DataFrame, main_md: str, tasks: list[str], seeds: list[int], scale: str) -> str:
     main = cells[cells["table"] == "main"]
     lines = [
@@ -70,6 +92,8 @@ def render(cells: pd.DataFrame, main_md: str, tasks: list[str], seeds: list[int]
     lines += [f"- {task}: best {method}, {total:.1f}% total, **{gain:+.1f}** points" for task, method, total, gain in found]
     if not found:
         lines.append("- no TriPosT row was evaluated")
+    lines += ["", "## Ablations at a glance (total accuracy, %, mean over seeds)", ""]
+    lines += ablation_summary(cells, tasks)
     lines += ["", "## The main table", "", main_md.strip(), "",
               "Ablations: `results/tables/ablations.md`; self-improvement analysis: "
               "`results/tables/self_improvement.md`; figures: `results/figures/`.", ""]
