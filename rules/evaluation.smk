@@ -48,7 +48,7 @@ rule evaluate_answer_only:
     conda:
         "../envs/eval.yaml"
     script:
-        "../scripts/evaluate_answer_only.py"
+        "../scripts/evaluate.py"
 
 
 rule evaluate_llm:

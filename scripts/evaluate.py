@@ -7,8 +7,10 @@ from tripost import io, stages
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
+# the self-improvement evaluation, or the answer-only one (rule evaluate_answer_only)
+evaluate = stages.evaluate_answer_only if sm.rule == "evaluate_answer_only" else stages.evaluate
 with job(sm):
-    stages.evaluate(
+    evaluate(
         sm.wildcards.task, Path(sm.input.model), io.read_jsonl(sm.input.test), sm.params.evaluation,
         seed=int(sm.wildcards.seed), out_pickle=Path(sm.output.pickle), out_summary=Path(sm.output.summary),
     )
