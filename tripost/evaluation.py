@@ -57,24 +57,45 @@ def _accuracy(frame: pd.DataFrame, column: str = "correct") -> float | None:
     return float(frame[column].mean() * 100) if len(frame) else None
 
 
+SPLITS = ("seen", "unseen", "total")
+
+
+def metric(frame: pd.DataFrame, name: str) -> float | None:
+    """One number of a checkpoint's per-question frame (None for no questions): ``seen`` /
+    ``unseen`` / ``total`` accuracy (%) after self-improvement, ``first_<split>`` at the first
+    attempt, or ``attempted`` (% of questions with an update), ``changed`` (% whose answer
+    changed), ``fixed`` (% wrong -> right), ``broken`` (% right -> wrong), ``rounds`` (mean
+    updates per question)."""
+    column = "first_correct" if name.startswith("first_") else "correct"
+    split = name.removeprefix("first_")
+    if split in SPLITS:
+        part = frame if split == "total" else frame[frame["seen"] == (split == "seen")]
+        return _accuracy(part, column)
+    if not len(frame):
+        return None
+    if name == "attempted":
+        return float((frame["rounds"] > 0).mean() * 100)
+    if name in ("changed", "fixed", "broken"):
+        return _accuracy(frame, name)
+    if name == "rounds":
+        return float(frame["rounds"].mean())
+    raise ValueError(f"unknown metric {name!r}")
+
+
 def summarise(frame: pd.DataFrame, task: Task) -> dict[str, Any]:
     """Seen / unseen / total accuracy (micro averages, in %), and what self-improvement did."""
-    seen, unseen = frame[frame["seen"]], frame[~frame["seen"]]
     buckets = {}
     for bucket in task.seen_buckets + task.unseen_buckets:
         part = frame[frame["bucket"] == bucket]
         buckets[bucket] = {"total": int(len(part)), "correct": int(part["correct"].sum()),
                            "acc": _accuracy(part) if len(part) else -1}
     return {
-        "seen": _accuracy(seen),
-        "unseen": _accuracy(unseen),
-        "total": _accuracy(frame),
-        "first_attempt": {"seen": _accuracy(seen, "first_correct"), "unseen": _accuracy(unseen, "first_correct"),
-                          "total": _accuracy(frame, "first_correct")},
-        "pct_changed": _accuracy(frame, "changed"),
-        "pct_fixed": _accuracy(frame, "fixed"),
-        "pct_broken": _accuracy(frame, "broken"),
-        "mean_rounds": float(frame["rounds"].mean()) if len(frame) else None,
+        **{split: metric(frame, split) for split in SPLITS},
+        "first_attempt": {split: metric(frame, f"first_{split}") for split in SPLITS},
+        "pct_changed": metric(frame, "changed"),
+        "pct_fixed": metric(frame, "fixed"),
+        "pct_broken": metric(frame, "broken"),
+        "mean_rounds": metric(frame, "rounds"),
         "unparsed_answers": int(frame["unparsed"].sum()),
         "malformed_generations": int(frame["malformed_generations"].sum()),
         "n": int(len(frame)),

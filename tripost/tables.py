@@ -13,31 +13,10 @@ from typing import Any
 import pandas as pd
 
 from tripost import plan
+from tripost.evaluation import SPLITS, metric
 
-SPLITS = ("seen", "unseen", "total")
 SI, NO_SI = "SI", "no SI"
 SI_COLUMNS = ("attempted", "fixed", "broken", "rounds")
-
-
-def metric(frame: pd.DataFrame, name: str) -> float | None:
-    """One number of a checkpoint's per-question frame: ``seen``/``unseen``/``total`` accuracy (%)
-    after self-improvement, ``first_<split>`` at the first attempt, or ``attempted`` (% of
-    questions with an update), ``fixed`` (% wrong -> right), ``broken`` (% right -> wrong),
-    ``rounds`` (mean updates per question)."""
-    column = "first_correct" if name.startswith("first_") else "correct"
-    split = name.removeprefix("first_")
-    if split in SPLITS:
-        part = frame if split == "total" else frame[frame["seen"] == (split == "seen")]
-        return float(part[column].mean() * 100) if len(part) else None
-    if name == "attempted":
-        return float((frame["rounds"] > 0).mean() * 100)
-    if name in ("fixed", "broken"):
-        return float(frame[name].mean() * 100)
-    if name == "rounds":
-        return float(frame["rounds"].mean())
-    raise ValueError(f"unknown metric {name!r}")
-
-
 METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS]
 
 
@@ -103,9 +82,8 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
             chosen = checkpoints[(checkpoints["task"] == task) & (checkpoints["checkpoint"] == row.checkpoints.get(task))]
             for name in metrics:
                 column = f"first_{name}" if row.inference == NO_SI and name in SPLITS else name
-                values = chosen[column].tolist()
-                out[f"{task} {name}"] = cell(values, 2 if name == "rounds" else 1)
-                kept = [v for v in values if v is not None and v == v]
+                kept = [v for v in chosen[column].tolist() if v is not None and v == v]
+                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 1)
                 cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
                               "task": task, "metric": column,
                               "mean": pd.Series(kept).mean() if kept else None,
