@@ -40,14 +40,9 @@ def submissions(log: str) -> tuple[dict[str, str], list[str], set[str]]:
     group jobs, and the jobs that ran inside a group (its members, listed under "Group job")."""
     jobs = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
     groups = re.findall(r"Job [0-9a-f-]{36} has been submitted with SLURM jobid (\d+)", log)
-    grouped, inside = set(), False
-    for line in log.splitlines():
-        if re.search(r"Group job \w+ \(jobs in lexicogr\. order\):$", line):
-            inside = True
-        elif inside and not (line.startswith("    ") or line.startswith("Shell command:")):
-            inside = False  # a member's listing is indented; its "Shell command" line is not
-        elif inside and (member := re.fullmatch(r" {8}jobid: (\d+)", line)):
-            grouped.add(member.group(1))
+    # a group's members are listed indented under "Group job ..."; other threads' lines may come
+    # in between, so a member is told by its indentation alone (a job of its own: 4 spaces)
+    grouped = set(re.findall(r"^ {8}jobid: (\d+)$", log, re.M))
     return jobs, groups, grouped
 
 
