@@ -1,5 +1,6 @@
 """Batched KV-cache generation: equal to transformers' greedy generate; sampling reproducible;
-rows end at a rejected line or in a loop; finished rows leave the batch without changing the rest."""
+rows end at a rejected line or in a loop; finished rows leave the batch without changing the rest;
+batches by length, sized to the free memory; device placement without CUDA."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import functools
 
 import torch
 
-from tripost.generation import generate, in_loop
-from tripost.model import build_scratch_model
+from tripost import generation
+from tripost.generation import generate, in_loop, kv_cache_bytes_per_token, length_batches
+from tripost.model import build_scratch_model, inference_device, load_for_generation
 from tripost.tokenizer import train_tokenizer
 
 CFG = {"batch_size": 3, "max_new_tokens": 12, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
@@ -123,3 +125,44 @@ def test_in_loop_finds_cycles_up_to_a_quarter_of_the_window():
         [1, 2] * 7 + [1, 3],       # broken at the end
     ])
     assert in_loop(rows).tolist() == [True, True, False, False, False]
+
+
+def test_length_batches_group_by_length_within_rows_and_cache_slots():
+    lengths = [5, 1, 9, 3, 2, 8]  # in length order: 1, 4, 3, 0, 5, 2
+    assert length_batches(lengths, max_rows=4, room=10) == [[1, 4, 3, 0], [5, 2]]
+    # 24 cache slots, 10 new tokens each: rows x (longest + 10) <= 24
+    assert length_batches(lengths, max_rows=4, room=10, cache_tokens=24) == [[1, 4], [3], [0], [5], [2]]
+    # a prompt longer than the budget still gets a batch of its own
+    assert length_batches([30], max_rows=4, room=10, cache_tokens=24) == [[0]]
+
+
+def test_kv_cache_bytes_per_token_by_hand():
+    model, _ = setup()  # 2 layers, 2 heads of 16, fp32: keys and values
+    assert kv_cache_bytes_per_token(model.config, torch.float32) == 2 * 2 * 2 * 16 * 4
+    assert kv_cache_bytes_per_token(model.config, torch.bfloat16) == 2 * 2 * 2 * 16 * 2
+
+
+def test_auto_batches_fit_the_free_memory_and_decode_the_same(monkeypatch):
+    model, tokenizer = setup()
+    prompts = ["Q: 1", "Q: 12345 abc", "ab", "Q: 9 8 7 6 5 4 3", "Q: 77", "abc ijk"]
+    fixed = generate(model, tokenizer, prompts, CFG, seed=0)
+    per_token = kv_cache_bytes_per_token(model.config, torch.float32)
+    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    free = int(2 * (max(lengths) + CFG["max_new_tokens"]) * per_token / generation.AUTO_MEMORY_SHARE)
+    monkeypatch.setattr(generation, "free_memory_bytes", lambda device: free)  # room for two rows
+    auto = dict(CFG, batch_size="auto")
+    batches = generation.batches_for(model, lengths, auto)
+    assert sorted(i for b in batches for i in b) == list(range(6)) and 3 <= len(batches) < 6
+    assert all(len(b) * (max(lengths[i] for i in b) + CFG["max_new_tokens"]) * per_token
+               <= generation.AUTO_MEMORY_SHARE * free for b in batches)
+    assert generate(model, tokenizer, prompts, auto, seed=0) == fixed  # greedy: batching changes nothing
+
+
+def test_a_model_for_generation_goes_to_the_cpu_in_fp32_without_cuda(tmp_path):
+    model, tokenizer = setup()
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert not torch.cuda.is_available() and inference_device().type == "cpu"
+    loaded, _ = load_for_generation(tmp_path, bf16=True)  # bf16 on the CPU is autocast, weights stay fp32
+    assert loaded.device.type == "cpu" and loaded.dtype == torch.float32
+    assert generate(loaded, tokenizer, ["Q: 1", "ab"], CFG, seed=0) == generate(model, tokenizer, ["Q: 1", "ab"], CFG, seed=0)

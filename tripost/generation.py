@@ -133,9 +133,9 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
              stop_after_line: Callable[[int, str], bool] | None = None) -> list[str]:
     """One continuation per prompt (special tokens removed); stops at EOS or ``max_new_tokens``.
 
-    ``cfg``: ``batch_size``, ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_p``, ``bf16``,
-    optionally ``loop_window``.
-    Prompts are sorted by length so that a batch pads little; the output order is the input order.
+    ``cfg``: ``batch_size`` (rows, or ``"auto"``: see ``batches_for``), ``max_new_tokens``,
+    ``do_sample``, ``temperature``, ``top_p``, ``bf16``, optionally ``loop_window``.
+    Prompts are batched by length so that a batch pads little; the output order is the input order.
     ``stop_after_line(i, text)``, if given, is asked whenever a line of prompt ``i``'s continuation
     ends (``text``: the continuation up to that line break); True ends the continuation.
     """
@@ -143,11 +143,10 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
     device = model.device
     limit = model.config.max_position_embeddings
     encoded = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     outputs: list[str] = [""] * len(prompts)
     generator = torch.Generator(device=device).manual_seed(seed) if cfg["do_sample"] else None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    batches = [order[i: i + cfg["batch_size"]] for i in range(0, len(order), cfg["batch_size"])]
+    batches = batches_for(model, [len(ids) for ids in encoded], cfg)
     newline_ids = _newline_ids(tokenizer) if stop_after_line else None
     for batch in tqdm(batches, desc=desc, mininterval=10):
         width = max(len(encoded[i]) for i in batch)
@@ -170,6 +169,52 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
         for i, tokens in zip(batch, new_tokens):
             outputs[i] = tokenizer.decode(tokens, skip_special_tokens=True)
     return outputs
+
+
+AUTO_MAX_ROWS = 256  # `batch_size: auto`: at most this many rows, however much memory is free
+AUTO_MEMORY_SHARE = 0.5  # ... and a KV cache of at most this share of the free memory
+
+
+def kv_cache_bytes_per_token(config, dtype: torch.dtype) -> int:
+    """Bytes of keys and values that one token holds in the cache, over all layers."""
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return 2 * config.num_hidden_layers * heads * head_dim * torch.finfo(dtype).bits // 8
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Free memory of ``device``: the GPU's free memory, or the machine's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def length_batches(lengths: list[int], max_rows: int, room: int, cache_tokens: int | None = None) -> list[list[int]]:
+    """Prompt indices grouped into batches of similar length (so that a batch pads little): in
+    order of length, at most ``max_rows`` rows a batch and, when ``cache_tokens`` is given, at most
+    that many cache slots (rows x (longest prompt + ``room``)); a prompt always gets a batch."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        batch = batches[-1] if batches else None
+        if batch is not None and len(batch) < max_rows and (
+                cache_tokens is None or (len(batch) + 1) * (lengths[i] + room) <= cache_tokens):
+            batch.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def batches_for(model, lengths: list[int], cfg: dict[str, Any]) -> list[list[int]]:
+    """``cfg["batch_size"]`` rows a batch, or with ``"auto"`` as many as the device's free memory
+    holds the KV cache of (at most ``AUTO_MAX_ROWS``): sized to the GPU the job runs on."""
+    if cfg["batch_size"] != "auto":
+        return length_batches(lengths, cfg["batch_size"], cfg["max_new_tokens"])
+    dtype = torch.bfloat16 if cfg["bf16"] else model.dtype
+    budget = AUTO_MEMORY_SHARE * free_memory_bytes(model.device)
+    cache_tokens = int(budget // kv_cache_bytes_per_token(model.config, dtype))
+    return length_batches(lengths, AUTO_MAX_ROWS, cfg["max_new_tokens"], cache_tokens)
 
 
 def _newline_ids(tokenizer) -> torch.Tensor:

@@ -39,5 +39,18 @@ def load(path: str | Path, dtype: torch.dtype | None = None):
     return model, tokenizer
 
 
+def inference_device() -> torch.device:
+    """Where generation runs: the job's first GPU when it has one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_for_generation(path: str | Path, bf16: bool):
+    """(model, tokenizer) on ``inference_device()``. On a GPU with ``bf16`` the weights are bf16
+    (half the memory of a 7B model); on the CPU they stay fp32 and ``bf16`` means autocast."""
+    device = inference_device()
+    model, tokenizer = load(path, torch.bfloat16 if bf16 and device.type == "cuda" else torch.float32)
+    return model.to(device), tokenizer
+
+
 def parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

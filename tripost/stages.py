@@ -181,12 +181,12 @@ def rollout(task_name: str, model_dir: Path, train: Path, cfg: dict[str, Any], i
     Iteration 1 samples attempts only from the baseline when ``attempt_only_first`` (spec §5.3).
     """
     from tripost import inference
-    from tripost.model import load
+    from tripost.model import load_for_generation
 
     task = get_task(task_name)
     window = collection_window(io.read_jsonl(train), cfg["collect_window"], iteration)
     attempt_only = iteration == 1 and cfg["attempt_only_first"]
-    model, tokenizer = load(model_dir)
+    model, tokenizer = load_for_generation(model_dir, cfg["rollout"]["bf16"])
     rows = []
     for pass_index in range(cfg["rollout"]["passes"]):
         trajectories = inference.self_improve(
@@ -264,11 +264,11 @@ def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: dict[st
                  temperature: float, seed: int, out: Path) -> None:
     """``n_samples`` sampled answers (attempt only) of the model to every training question."""
     from tripost import inference
-    from tripost.model import load
+    from tripost.model import load_for_generation
 
     task = get_task(task_name)
     records = io.read_jsonl(train)
-    model, tokenizer = load(model_dir)
+    model, tokenizer = load_for_generation(model_dir, decoding["bf16"])
     cfg = {**decoding, "do_sample": True, "temperature": temperature}
     repeated = [r for _ in range(n_samples) for r in records]
     trajectories = inference.self_improve(model, tokenizer, task, repeated, cfg, seed=seed + 40, attempt_only=True)
@@ -329,10 +329,10 @@ def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str,
     the same frame, is the checkpoint without self-improvement)."""
     from tripost import inference
     from tripost.evaluation import evaluation_frame
-    from tripost.model import load
+    from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    model, tokenizer = load(model_dir)
+    model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
     return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, str(model_dir), out_pickle, out_summary)
@@ -344,10 +344,10 @@ def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cf
     from tripost import answer_only
     from tripost.evaluation import answer_only_frame
     from tripost.generation import generate
-    from tripost.model import load
+    from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    model, tokenizer = load(model_dir)
+    model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
     started = time.time()
     prompts = [answer_only.prompt(task, r) for r in test]
     outputs = generate(model, tokenizer, prompts, cfg, seed, desc=f"{task_name} answer only",

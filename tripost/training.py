@@ -10,6 +10,8 @@ are not normalised, as in the original.
 from __future__ import annotations
 
 import math
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,13 +109,25 @@ def encode_dataset(tokenizer, rows: list[dict], weight: float, max_length: int) 
     return items, dropped
 
 
+def one_process_group_env() -> None:
+    """DeepSpeed needs a process group even for one process. A job that Snakemake started
+    directly (not ``torchrun`` or ``deepspeed``, which set ``RANK``) gets a one-process group on
+    loopback, on a free port so that jobs running side by side do not collide."""
+    if "RANK" in os.environ:
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+
+
 def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any], weight: float, seed: int) -> dict:
     """Fine-tune ``model`` on ``rows``; save model and tokenizer to ``out_dir``. Returns stats."""
     items, dropped = encode_dataset(tokenizer, rows, weight, cfg["max_length"])
     if not items:
         raise ValueError("no training example fits in training.max_length tokens")
-    n_devices = max(torch.cuda.device_count(), 1)
-    steps_per_epoch = math.ceil(len(items) / (cfg["batch_size"] * cfg["grad_accum"] * n_devices))
+    if cfg.get("deepspeed"):
+        one_process_group_env()
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
         num_train_epochs=cfg["epochs"],
@@ -121,7 +135,6 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         gradient_accumulation_steps=cfg["grad_accum"],
         learning_rate=cfg["lr"],
         lr_scheduler_type=cfg["lr_scheduler"],
-        warmup_steps=int(cfg["warmup_ratio"] * steps_per_epoch * cfg["epochs"]),
         weight_decay=cfg["weight_decay"],
         max_grad_norm=cfg["max_grad_norm"],
         bf16=cfg["bf16"],
@@ -129,7 +142,6 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         deepspeed=cfg.get("deepspeed") or None,
         seed=seed,
         data_seed=seed,
-        logging_steps=max(1, steps_per_epoch // 5),
         save_strategy="no",
         report_to="none",
         remove_unused_columns=False,
@@ -137,6 +149,10 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+    # the optimizer steps per epoch, over every process and GPU (known once the devices are set up)
+    steps_per_epoch = math.ceil(len(items) / (args.train_batch_size * args.gradient_accumulation_steps * args.world_size))
+    args.warmup_steps = int(cfg["warmup_ratio"] * steps_per_epoch * cfg["epochs"])
+    args.logging_steps = max(1, steps_per_epoch // 5)
     trainer = WeightedLossTrainer(
         model=model, args=args, train_dataset=ListDataset(items), data_collator=Collator(tokenizer.pad_token_id)
     )
@@ -147,6 +163,10 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     tokenizer.save_pretrained(str(out_dir))
     n_tokens = sum(len(i["input_ids"]) for i in items)
     return {
+        "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
+        "deepspeed": cfg.get("deepspeed") or None,
+        "zero_stage": trainer.accelerator.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else None,
+        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
         "examples": len(items),
         "dropped_too_long": dropped,
         "tokens_per_epoch": n_tokens,
