@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import torch
 from tripost.model import load
 
 pytest.importorskip("deepspeed")
+if shutil.which("c++") is None:
+    pytest.skip("DeepSpeed compiles its CPU ops on first use: no C++ compiler here", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 
