@@ -75,7 +75,8 @@ def test_the_micro_config_runs_through_slurm(cluster, tmp_path):
         for name in ("baseline", "tripost/iter1", "tripost/iter2", "tripost/iter3"):
             assert (results / "eval" / task / "seed0" / f"{name}.pkl").exists()
     assert "| TriPosT (t=3) |" in (results / "tables" / "core.md").read_text()
-    report = tmp_path / "sacct.txt"
-    report.write_text("\n".join("|".join(row.values()) for row in accounted.values()))
-    print(f"\nSLURM run: {seconds:.0f} s, {len(slurm_ids)} SLURM jobs for {len(finished)} Snakemake jobs; "
-          f"sacct list in {report}", file=sys.__stdout__)
+    # what was measured, kept beside the test's files (pytest keeps the last three runs' tmp_path)
+    summary = f"SLURM run: {seconds:.0f} s, {len(slurm_ids)} SLURM jobs for {len(finished)} Snakemake jobs"
+    rows = ["|".join(row.values()) for row in accounted.values()]
+    (tmp_path / "sacct.txt").write_text("\n".join([f"# {summary}", "|".join(accounted[slurm_ids[0]].keys())] + rows) + "\n")
+    print(f"\n{summary}; sacct list in {tmp_path / 'sacct.txt'}", file=sys.__stdout__)
