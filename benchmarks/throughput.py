@@ -1,9 +1,13 @@
 """Training and generation throughput of the scratch model (run on demand, not in the tests).
 
     .venv/bin/python benchmarks/throughput.py [--hidden 256] [--layers 4] [--threads 2]
+    # on a GPU, a ~100M-parameter model through DeepSpeed ZeRO-2, batches sized to the GPU:
+    .venv/bin/python benchmarks/throughput.py --hidden 768 --layers 12 --deepspeed configs/ds_zero2.json \
+        --precisions bf16 --decode-batches 32,128,auto
 
-Prints training tokens/s (bf16 autocast and fp32) through the real Trainer path, and generation
-tokens/s of the batched KV-cache decoder, for the model sizes of the configs.
+Prints training tokens/s (bf16 and fp32) through the real Trainer path, and generation tokens/s of
+the batched KV-cache decoder on the inference device (the GPU when there is one), with the peak GPU
+memory of each.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 import torch
 
 from tripost.generation import generate
-from tripost.model import build_scratch_model, parameter_count
+from tripost.model import build_scratch_model, inference_device, parameter_count
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tokenizer import train_tokenizer
 from tripost.training import train
@@ -30,6 +34,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--deepspeed", default=None, help="a DeepSpeed config for training")
+    parser.add_argument("--precisions", default="bf16,fp32", help="training precisions to measure")
+    parser.add_argument("--decode-batches", default="32,128,256", help="rows a batch, or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = MultistepArithmetic()
@@ -39,21 +46,31 @@ def main() -> None:
     tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)
     arch = {"hidden_size": args.hidden, "intermediate_size": args.hidden * 8 // 3 // 16 * 16,
             "num_layers": args.layers, "num_heads": max(args.hidden // 64, 2), "max_positions": 2048}
-    for bf16 in (True, False):
+    for precision in args.precisions.split(","):
         model = build_scratch_model(tokenizer, arch, seed=0)
         cfg = {"max_length": 1024, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "cosine",
-               "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": bf16}
+               "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": precision == "bf16",
+               "deepspeed": args.deepspeed}
         with tempfile.TemporaryDirectory() as tmp:
             stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
-        print(f"train  params={parameter_count(model):,} bf16={bf16}: {stats['tokens_per_second']:.0f} tokens/s")
+        memory = stats["peak_gpu_memory_gib"]
+        print(f"train  params={parameter_count(model):,} {precision} on {stats['devices']}, deepspeed={args.deepspeed}: "
+              f"{stats['tokens_per_second']:.0f} tokens/s" + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
+    device = inference_device()
+    model = model.to(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     prompts = [task.prompt(r) for r in records[:256]]
-    for batch in (32, 128, 256):
-        decode = {"batch_size": batch, "max_new_tokens": 256, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
+    for batch in args.decode_batches.split(","):
+        decode = {"batch_size": batch if batch == "auto" else int(batch), "max_new_tokens": 256, "do_sample": False,
+                  "temperature": 1.0, "top_p": 1.0, "bf16": device.type == "cuda"}
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         started = time.time()
         outputs = generate(model, tokenizer, prompts, decode, seed=0)
         seconds = time.time() - started
         tokens = sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs)
-        print(f"decode batch={batch}: {tokens / seconds:.0f} new tokens/s ({seconds:.1f} s for {len(prompts)} prompts)")
+        memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
+        print(f"decode batch={batch} on {device}: {tokens / seconds:.0f} new tokens/s "
+              f"({seconds:.1f} s for {len(prompts)} prompts){memory}")
 
 
 if __name__ == "__main__":
