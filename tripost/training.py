@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,15 @@ def encode_dataset(tokenizer, rows: list[dict], weight: float, max_length: int) 
     return items, dropped
 
 
-def one_process_group_env() -> None:
-    """DeepSpeed needs a process group even for one process. A job that Snakemake started
-    directly (not ``torchrun`` or ``deepspeed``, which set ``RANK``) gets a one-process group on
-    loopback, on a free port so that jobs running side by side do not collide."""
+def deepspeed_process_env() -> None:
+    """What DeepSpeed needs from the process environment. A process group even for one process: a
+    job that Snakemake started directly (not ``torchrun`` or ``deepspeed``, which set ``RANK``)
+    gets a one-process group on loopback, on a free port so that jobs side by side do not collide.
+    And ``ninja``, which compiles DeepSpeed's ops on first use, on PATH: pip puts it beside the
+    interpreter, which is not on PATH when the workflow runs as ``.venv/bin/snakemake``."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     if "RANK" in os.environ:
         return
     with socket.socket() as probe:
@@ -127,7 +133,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     if not items:
         raise ValueError("no training example fits in training.max_length tokens")
     if cfg.get("deepspeed"):
-        one_process_group_env()
+        deepspeed_process_env()
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
         num_train_epochs=cfg["epochs"],
