@@ -6,7 +6,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
-from tripost.settings import string_iteration_keys  # noqa: E402
+from tripost.settings import normalise_config  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -15,7 +15,7 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
-string_iteration_keys(config)
+normalise_config(config)
 validate(config, "schemas/config.schema.yaml")
 
 

@@ -68,6 +68,14 @@ def test_dry_run_of_the_default_lists_every_stage():
     assert "evaluate_llm" not in counts  # the default expert is scripted: no LLM baselines
 
 
+def test_seeds_given_on_the_command_line_plan_only_those_seeds(tmp_path):
+    # Snakemake parses `--config seeds=[...]` with YAML's base loader: strings, made ints again
+    output = snakemake("paper", "-n", "--config", "seeds=[2]", f"results={tmp_path}").stdout
+    assert job_counts(output)["evaluate"] == 4 * (3 + 5 + 6)
+    planned = set(re.findall(r"/seed(\d+)/", output))
+    assert planned == {"2"}
+
+
 @pytest.mark.parametrize("config", ["configs/paper.yaml", "config/quick.yaml"])
 def test_every_shipped_config_validates_and_plans_the_paper_target(config, tmp_path):
     counts = job_counts(snakemake("paper", "-n", "--configfile", config, "--config", f"results={tmp_path}").stdout)

@@ -28,11 +28,16 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def string_iteration_keys(config: dict[str, Any]) -> None:
-    """YAML reads ``iterations: {3: ...}`` with an int key; make it the string the schema expects."""
+def normalise_config(config: dict[str, Any]) -> None:
+    """Types the schema expects, where the config's source gives others: YAML reads
+    ``iterations: {3: ...}`` with an int key (the schema wants the string), and Snakemake's
+    ``--config seeds=[0,1]`` gives the seeds as strings (it parses lists with YAML's base loader)."""
     iterations = config.get("overrides", {}).get("iterations")
     if iterations:
         config["overrides"]["iterations"] = {str(k): v for k, v in iterations.items()}
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]
 
 
 def task_config(config: dict[str, Any], task: str) -> dict[str, Any]:
