@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# More Snakemake arguments for `make run` / `make paper`, e.g. ARGS='--config seeds=[0]' (one seed).
+ARGS ?=
 
 .PHONY: run paper report test fetch lint dry-run clean
 
@@ -16,13 +18,13 @@ $(STAMP): requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES) core
+	$(VENV)/bin/snakemake --cores $(CORES) core $(ARGS)
 
 paper: $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES) paper
+	$(VENV)/bin/snakemake --cores $(CORES) paper $(ARGS)
 
 report: $(STAMP)
-	$(VENV)/bin/snakemake paper --report results/report.html
+	$(VENV)/bin/snakemake paper --report results/report.html $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
