@@ -76,11 +76,17 @@ def fitted_model():
     encoded = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
     width = max(map(len, encoded))
     ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in encoded])
-    labels = torch.tensor([e + [-100] * (width - len(e)) for e in encoded])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
+    prompt_lengths = [len(tokenizer(prompt)["input_ids"]) for prompt in FITTED]
+    labels = torch.tensor([[-100] * n + e[n:] + [-100] * (width - len(e)) for e, n in zip(encoded, prompt_lengths)])
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    targets, counted = labels[:, 1:], labels[:, 1:] != -100
+    for _ in range(1000):  # until every continuation token is the argmax, with a margin (loss < 0.01)
         optimizer.zero_grad()
-        model(input_ids=ids, labels=labels).loss.backward()
+        output = model(input_ids=ids, labels=labels)
+        if output.loss.item() < 0.01 and (output.logits[:, :-1].argmax(-1) == targets)[counted].all():
+            break
+        output.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
     return model.eval(), tokenizer
 
