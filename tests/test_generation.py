@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 
+import tripost.model
 from tripost import generation
 from tripost.generation import generate, in_loop, kv_cache_bytes_per_token, length_batches
 from tripost.model import build_scratch_model, inference_device, load_for_generation
@@ -39,10 +41,23 @@ def test_greedy_equals_transformers_generate():
     assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=12)
 
 
-def test_bf16_autocast_decoding_runs_and_matches_length_limits():
+def test_bf16_autocast_decoding_runs_and_matches_length_limits(monkeypatch):
+    monkeypatch.setattr(tripost.model, "native_bf16", lambda device: True)  # the bf16 path, on any CPU
     model, tokenizer = setup()
     out = generate(model, tokenizer, ["Q: 1", "Q: 12345 abc"], dict(CFG, bf16=True), seed=0)
     assert len(out) == 2 and all(len(tokenizer(o)["input_ids"]) <= 13 for o in out)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_decodes_under_autocast_only_where_it_is_native(monkeypatch, native):
+    monkeypatch.setattr(tripost.model, "native_bf16", lambda device: native)
+    seen = []
+    decode = generation.decode_batch
+    monkeypatch.setattr(generation, "decode_batch",
+                        lambda *args, **kwargs: seen.append(torch.is_autocast_enabled("cpu")) or decode(*args, **kwargs))
+    model, tokenizer = setup()
+    generate(model, tokenizer, ["Q: 1"], dict(CFG, bf16=True), seed=0)
+    assert seen == [native]
 
 
 def test_sampling_is_seeded_and_applied():

@@ -8,6 +8,7 @@ import sys
 
 import torch
 
+import tripost.model
 from tripost.generation import generate
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
@@ -95,14 +96,31 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     assert loss_now() < 0.5 * before
 
 
-def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path):
-    tokenizer = tiny_tokenizer()
-    model = build_scratch_model(tokenizer, ARCH, seed=0)
+def bf16_rows_and_cfg() -> tuple[list[dict], dict]:
     prompt = "Q: ab\nAnswer: Let's think step by step."
     rows = [{"text": prompt + "\n(1) xy", "prompt_chars": len(prompt), "weight_start": None}] * 8
     cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "constant",
            "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": True}
-    train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)
+    return rows, cfg
+
+
+def test_bf16_trains_in_fp32_where_the_cpu_has_no_native_bf16(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tripost.model, "native_bf16", lambda device: False)
+    tripost.model._say_no_native_bf16.cache_clear()
+    tokenizer = tiny_tokenizer()
+    rows, cfg = bf16_rows_and_cfg()
+    stats = train(build_scratch_model(tokenizer, ARCH, seed=0), tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)
+    assert stats["precision"] == "fp32"
+    assert "no native bf16: fp32 instead" in capsys.readouterr().err
+
+
+def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path, monkeypatch):
+    monkeypatch.setattr(tripost.model, "native_bf16", lambda device: True)  # the bf16 path, on any CPU
+    tokenizer = tiny_tokenizer()
+    model = build_scratch_model(tokenizer, ARCH, seed=0)
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    rows, cfg = bf16_rows_and_cfg()
+    assert train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)["precision"] == "bf16 autocast"
     assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.dtype == torch.float32
     gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
     assert len(generate(model, tokenizer, [prompt], gen_cfg, seed=0)) == 1

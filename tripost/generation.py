@@ -22,9 +22,11 @@ import torch
 from tqdm import tqdm
 from transformers import DynamicCache, StaticCache
 
+from tripost.model import use_bf16
 
-def _autocast(model, enabled: bool):
-    if not enabled:
+
+def _autocast(model, bf16: bool):
+    if not use_bf16(bf16, model.device):
         return nullcontext()
     return torch.autocast(device_type=model.device.type, dtype=torch.bfloat16)
 
@@ -211,7 +213,7 @@ def batches_for(model, lengths: list[int], cfg: dict[str, Any]) -> list[list[int
     holds the KV cache of (at most ``AUTO_MAX_ROWS``): sized to the GPU the job runs on."""
     if cfg["batch_size"] != "auto":
         return length_batches(lengths, cfg["batch_size"], cfg["max_new_tokens"])
-    dtype = torch.bfloat16 if cfg["bf16"] else model.dtype
+    dtype = torch.bfloat16 if use_bf16(cfg["bf16"], model.device) else model.dtype
     budget = AUTO_MEMORY_SHARE * free_memory_bytes(model.device)
     cache_tokens = int(budget // kv_cache_bytes_per_token(model.config, dtype))
     return length_batches(lengths, AUTO_MAX_ROWS, cfg["max_new_tokens"], cache_tokens)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,29 @@ def load(path: str | Path, dtype: torch.dtype | None = None):
 def inference_device() -> torch.device:
     """Where generation runs: the job's first GPU when it has one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively: a GPU that supports it, or a CPU on which
+    oneDNN has bf16 kernels (AVX-512 or AMX). Elsewhere bf16 is emulated."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def use_bf16(requested: bool, device: torch.device) -> bool:
+    """bf16 where it is requested and ``device`` computes it natively. Emulated bf16 is slower
+    than fp32 (9x for the scratch model's training on a 2-core AVX2 CPU, docs/recipe.md), so
+    ``bf16: true`` means fp32 there, and the job says so on stderr."""
+    if requested and not native_bf16(device):
+        _say_no_native_bf16(device.type)
+        return False
+    return requested
+
+
+@functools.cache
+def _say_no_native_bf16(device_type: str) -> None:
+    print(f"bf16 requested, but this {device_type} has no native bf16: fp32 instead", file=sys.stderr)
 
 
 def load_for_generation(path: str | Path, bf16: bool):

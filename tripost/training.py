@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
+from tripost.model import use_bf16
+
 IGNORE = -100
 
 
@@ -134,6 +136,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         raise ValueError("no training example fits in training.max_length tokens")
     if cfg.get("deepspeed"):
         deepspeed_process_env()
+    bf16 = use_bf16(cfg["bf16"], torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
         num_train_epochs=cfg["epochs"],
@@ -143,7 +146,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         lr_scheduler_type=cfg["lr_scheduler"],
         weight_decay=cfg["weight_decay"],
         max_grad_norm=cfg["max_grad_norm"],
-        bf16=cfg["bf16"],
+        bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
         deepspeed=cfg.get("deepspeed") or None,
         seed=seed,
@@ -171,6 +174,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     return {
         "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
         "deepspeed": cfg.get("deepspeed") or None,
+        "precision": "bf16 autocast" if bf16 else "fp32",
         "zero_stage": trainer.accelerator.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else None,
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
         "examples": len(items),
