@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# More Snakemake arguments for `make run` / `make paper`, e.g. ARGS='--config seeds=[0]' (one seed).
+# More Snakemake arguments for `make run`, `make paper` and `make report`,
+# e.g. ARGS="--config 'seeds=[0]'" (one seed).
 ARGS ?=
 
 .PHONY: run paper report test fetch lint dry-run clean

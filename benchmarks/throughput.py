@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from tripost.generation import generate
-from tripost.model import build_scratch_model, inference_device, parameter_count
+from tripost.model import build_scratch_model, job_device, parameter_count
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tokenizer import train_tokenizer
 from tripost.training import train
@@ -56,7 +56,7 @@ def main() -> None:
         memory = stats["peak_gpu_memory_gib"]
         print(f"train  params={parameter_count(model):,} {precision} on {stats['devices']}, deepspeed={args.deepspeed}: "
               f"{stats['tokens_per_second']:.0f} tokens/s" + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
-    device = inference_device()
+    device = job_device()
     model = model.to(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     prompts = [task.prompt(r) for r in records[:256]]
     for batch in args.decode_batches.split(","):

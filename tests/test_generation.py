@@ -12,7 +12,7 @@ import torch
 import tripost.model
 from tripost import generation
 from tripost.generation import generate, in_loop, kv_cache_bytes_per_token, length_batches
-from tripost.model import build_scratch_model, inference_device, load_for_generation
+from tripost.model import build_scratch_model, job_device, load_for_generation
 from tripost.tokenizer import train_tokenizer
 
 CFG = {"batch_size": 3, "max_new_tokens": 12, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
@@ -183,7 +183,7 @@ def test_a_model_for_generation_goes_to_the_cpu_in_fp32_without_cuda(tmp_path):
     model, tokenizer = setup()
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    assert not torch.cuda.is_available() and inference_device().type == "cpu"
+    assert not torch.cuda.is_available() and job_device().type == "cpu"
     loaded, _ = load_for_generation(tmp_path, bf16=True)  # bf16 on the CPU is autocast, weights stay fp32
     assert loaded.device.type == "cpu" and loaded.dtype == torch.float32
     assert generate(loaded, tokenizer, ["Q: 1", "ab"], CFG, seed=0) == generate(model, tokenizer, ["Q: 1", "ab"], CFG, seed=0)

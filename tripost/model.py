@@ -41,8 +41,8 @@ def load(path: str | Path, dtype: torch.dtype | None = None):
     return model, tokenizer
 
 
-def inference_device() -> torch.device:
-    """Where generation runs: the job's first GPU when it has one, else the CPU."""
+def job_device() -> torch.device:
+    """Where a job's model trains or generates: the job's first GPU when it has one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -56,7 +56,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def use_bf16(requested: bool, device: torch.device) -> bool:
     """bf16 where it is requested and ``device`` computes it natively. Emulated bf16 is slower
-    than fp32 (9x for the scratch model's training on a 2-core AVX2 CPU, docs/recipe.md), so
+    than fp32 (6-9x for the scratch model's training on a 2-core AVX2 CPU, docs/recipe.md), so
     ``bf16: true`` means fp32 there, and the job says so on stderr."""
     if requested and not native_bf16(device):
         _say_no_native_bf16(device.type)
@@ -70,9 +70,9 @@ def _say_no_native_bf16(device_type: str) -> None:
 
 
 def load_for_generation(path: str | Path, bf16: bool):
-    """(model, tokenizer) on ``inference_device()``. On a GPU with ``bf16`` the weights are bf16
+    """(model, tokenizer) on ``job_device()``. On a GPU with ``bf16`` the weights are bf16
     (half the memory of a 7B model); on the CPU they stay fp32 and ``bf16`` means autocast."""
-    device = inference_device()
+    device = job_device()
     model, tokenizer = load(path, torch.bfloat16 if bf16 and device.type == "cuda" else torch.float32)
     return model.to(device), tokenizer
 

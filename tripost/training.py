@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
-from tripost.model import use_bf16
+from tripost.model import job_device, use_bf16
 
 IGNORE = -100
 
@@ -136,7 +136,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         raise ValueError("no training example fits in training.max_length tokens")
     if cfg.get("deepspeed"):
         deepspeed_process_env()
-    bf16 = use_bf16(cfg["bf16"], torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    bf16 = use_bf16(cfg["bf16"], job_device())
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
         num_train_epochs=cfg["epochs"],
