@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tripost import bigbench
 from tripost.formats import scripted_error_feedback
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,27 @@ MSA_SPLIT_CFG = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials
                      split_seed=0, extra_seed=1234, n_extra_train=200, test_per_bucket=None)
 WS_SPLIT_CFG = dict(max_train_words=7, n_val=10, split_seed=0, extra_seed=1234, n_extra_train=50,
                     test_per_bucket=None)
+# Every task's split settings for the tests that run over all tasks (more extras than the paper's
+# splits, so that generated questions are covered too).
+SPLIT_CFG = {
+    "multistep_arithmetic": dict(MSA_SPLIT_CFG, n_extra_train=2000),
+    "word_sorting": dict(WS_SPLIT_CFG, n_extra_train=500),
+    "date_understanding": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": None},
+    "logical_deduction": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": None},
+}
+
+
+def bigbench_sources(task, tmp_path: Path) -> list[Path]:
+    """The task's BIG-Bench files: the real ones when cached, their synthetic stand-ins otherwise."""
+    paths = []
+    for relative in task.bigbench_files:
+        path = REPO / ".cache" / "bigbench" / relative
+        if not path.exists():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(bigbench.synthetic_task(relative, 600, seed=3)))
+        paths.append(path)
+    return paths
 
 
 def check_planted_errors(task, records: Iterable[dict], plant: Callable) -> tuple[int, set[int]]:

@@ -27,13 +27,13 @@ def test_labels_and_weights_exact():
     text = prompt + "\n(1) x\nFeedback: ok"
     item = encode_example(tokenizer, text, len(prompt), text.index("\nFeedback:"), 1.5)
     tokens = tokenizer.convert_ids_to_tokens(item["input_ids"])
-    # <s> Q : ␠ a b \n [answer head] | \n ( 1 ) ␠ x | \n [Feedback: ] o k </s>
+    # <s> Q : ␠ a b \n [answer head] | \n ( 1 ) ␠ x | \n [Feedback:] ␠ o k </s>
     assert tokens[0] == "<s>" and tokens[-1] == "</s>"
     assert tokens[7] == "Answer: Let's think step by step."
     assert item["labels"][:8] == [IGNORE] * 8  # BOS and every prompt token masked
     assert item["labels"][8:] == item["input_ids"][8:]  # rationale, feedback and EOS learned
-    assert item["weights"] == [1.0] * 14 + [1.5] * 5  # from "\n" before "Feedback:" to EOS
-    assert tokens[14] == "\n" and tokens[15] == "Feedback: "
+    assert item["weights"] == [1.0] * 14 + [1.5] * 6  # from "\n" before "Feedback:" to EOS
+    assert tokens[14] == "\n" and tokens[15] == "Feedback:" and tokens[16] == " "
 
 
 def test_masking_before_feedback_leaves_only_the_weighted_section_in_the_loss():
@@ -44,7 +44,7 @@ def test_masking_before_feedback_leaves_only_the_weighted_section_in_the_loss():
     item = encode_example(tokenizer, text, row["prompt_chars"], row["weight_start"], 1.5)
     assert item["labels"][:14] == [IGNORE] * 14  # prompt and M's attempt "\n(1) x": context only
     assert item["labels"][14:] == item["input_ids"][14:]  # "\nFeedback: ok</s>" learned, weight w
-    assert [w for w, label in zip(item["weights"], item["labels"]) if label != IGNORE] == [1.5] * 5
+    assert [w for w, label in zip(item["weights"], item["labels"]) if label != IGNORE] == [1.5] * 6
     gold = {"text": text, "prompt_chars": len(prompt), "weight_start": None}
     assert mask_before_weighted(gold) == gold  # ground-truth rationales keep their whole loss
 

@@ -167,3 +167,26 @@ def test_iteration_data_counts():
     weighted = [row for row in data if row["weight_start"] is not None]
     assert len(weighted) == 6 + sum(1 for row in data if row["text_att_start_text"] == "\nFeedback:") - 6
     assert all(row["text"][row["weight_start"]:].startswith("\nFeedback:") for row in weighted)
+
+
+def test_an_attempt_ends_at_its_first_final_response():
+    """Lines after ``(Final response)`` that are not a ``Feedback:`` line are malformed: the attempt
+    ends at the final response, the rest is not read, and the generation stops there."""
+    gold = MSA.solve(RECORD)
+    final = gold.split("\n")[-1]
+    for tail in ("\n(5) another step", f"\n{final}", "\n(1) a new attempt\n(Final response) So the answer is 1."):
+        trajectory = Trajectory()
+        extend(trajectory, f"\n{gold}{tail}", "attempt")
+        assert trajectory.attempts == [gold], tail
+        assert trajectory.malformed == 1, tail
+        assert MSA.parse_answer(trajectory.last_attempt) == 33
+        assert reading_stops(Trajectory(), f"\n{gold}{tail}\n", "attempt"), tail
+    # the same after an update inside one generation
+    trajectory = Trajectory()
+    extend(trajectory, f"\n{WRONG}\nFeedback: {FB}\nUpdated Answer: Let's think step by step. {INFO}\n{gold}\n(9) more",
+           "attempt")
+    assert trajectory.attempts == [WRONG, gold] and trajectory.malformed == 1
+    # a final response followed by its feedback is read on
+    trajectory = Trajectory()
+    extend(trajectory, f"\n{gold}\nFeedback: {correct_feedback('4')}", "attempt")
+    assert trajectory.attempts == [gold] and trajectory.done and not trajectory.malformed

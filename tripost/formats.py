@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 ANSWER_HEAD = "Answer: Let's think step by step."
 UPDATED_HEAD = "Updated Answer: Let's think step by step."
-FEEDBACK_PREFIX = "Feedback: "
+# The feedback head ends at the colon: an inference prompt ends there, and a tokenizer must read the
+# prompt's last token as the training text's (a byte-level BPE puts the space with the next word).
+FEEDBACK = "Feedback:"
 FINAL_PREFIX = "(Final response)"
 DONE_MARK = "final response is also correct"
 

@@ -13,6 +13,7 @@ import math
 import random
 from typing import Any
 
+from tripost import io
 from tripost.formats import is_done_feedback
 from tripost.tasks.base import Record, Task
 from tripost.trajectory import ground_truth_row, render, to_turns, training_row
@@ -60,7 +61,7 @@ def build_iteration_data(
 ) -> tuple[list[dict], dict[str, Any]]:
     """All of one iteration's training examples (shuffled) and the counts written beside them."""
     rng = random.Random(seed)
-    records = {r["id"]: r for r in window}
+    records = io.by_id(window, "the collection window")
     by_pass: dict[int, list[dict]] = {}
     for edit in edits:
         by_pass.setdefault(edit["pass"], []).append(edit)

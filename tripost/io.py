@@ -37,3 +37,14 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def by_id(rows: Iterable[dict[str, Any]], source: str) -> dict[str, dict[str, Any]]:
+    """``rows`` keyed by their ``id``: the one way the workflow joins by id. A repeated id would
+    silently pair a row with another's data, so it is an error naming ``source``."""
+    keyed: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["id"] in keyed:
+            raise ValueError(f"{source}: the id {row['id']!r} is repeated; a join by id needs unique ids")
+        keyed[row["id"]] = row
+    return keyed

@@ -47,6 +47,7 @@ def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], output
                 kept[record["bucket"]] = kept.get(record["bucket"], 0) + 1
                 test.append(record)
         splits["test"] = test
+    io.by_id([r for split in SPLITS for r in splits[split]], f"the {task_name} splits")  # ids unique
     for split in SPLITS:
         io.write_jsonl(outputs[split], splits[split])
     return {split: len(splits[split]) for split in SPLITS}
@@ -98,7 +99,7 @@ def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: d
 
 
 def _gold(path: Path) -> dict[str, str]:
-    return {row["id"]: row["rationale"] for row in io.read_jsonl(path)}
+    return {key: row["rationale"] for key, row in io.by_id(io.read_jsonl(path), str(path)).items()}
 
 
 def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab_size: int, out_dir: Path) -> None:
@@ -282,7 +283,8 @@ def lmsi_data(task_name: str, samples: Path, train: Path, cfg: dict[str, Any], o
     by_question: dict[str, list[str]] = {}
     for row in io.read_jsonl(samples):
         by_question.setdefault(row["id"], []).append(row["attempt"])
-    rows, counts = lmsi.build(get_task(task_name), io.read_jsonl(train), by_question, cfg)
+    records = list(io.by_id(io.read_jsonl(train), str(train)).values())
+    rows, counts = lmsi.build(get_task(task_name), records, by_question, cfg)
     print(json.dumps(counts), flush=True)
     io.write_jsonl(out_data, rows)
     io.write_json(out_counts, counts)

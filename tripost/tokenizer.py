@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from tripost.formats import ANSWER_HEAD, FEEDBACK_PREFIX, UPDATED_HEAD
+from tripost.formats import ANSWER_HEAD, FEEDBACK, UPDATED_HEAD
 
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
@@ -22,7 +22,7 @@ SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_t
 FEEDBACK_PHRASES = (
     ANSWER_HEAD,
     UPDATED_HEAD,
-    FEEDBACK_PREFIX,
+    FEEDBACK,
     "(Final response) So the answer is",
     "The final response is also correct.",
     " are correct.",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tripost.formats import (
     ANSWER_HEAD,
+    FEEDBACK,
     FINAL_PREFIX,
     STEP_ID,
     UPDATED_HEAD,
@@ -16,7 +17,6 @@ from tripost.formats import (
 )
 from tripost.tasks.base import Record, Task
 
-FEEDBACK = "Feedback:"
 UPDATED = "Updated Answer:"
 
 
@@ -45,8 +45,9 @@ def extend(trajectory: Trajectory, generated: str, starts_with: str) -> bool:
     """Add a generation to ``trajectory``; returns False when it held no usable line.
 
     ``starts_with`` says what the prompt asked for: ``"attempt"`` (after an answer head, also
-    ``Updated Answer:``) or ``"feedback"`` (after ``Feedback:``). Reading stops at the first
-    line of no known kind, which is counted in ``trajectory.malformed``.
+    ``Updated Answer:``) or ``"feedback"`` (after ``Feedback:``). An attempt ends at its first
+    ``(Final response)`` line, after which only a ``Feedback:`` line may come. Reading stops at
+    the first line out of place, which is counted in ``trajectory.malformed``.
     """
     lines = generated.split("\n")
     current: list[str] | None = None
@@ -73,6 +74,9 @@ def extend(trajectory: Trajectory, generated: str, starts_with: str) -> bool:
         elif current is not None and (STEP_ID.match(line) or line.startswith(FINAL_PREFIX)):
             current.append(line)
             used = True
+            if line.startswith(FINAL_PREFIX):  # an attempt ends at its final response
+                _close(trajectory, current)
+                current = None
         else:
             trajectory.malformed += 1
             break

@@ -193,7 +193,8 @@ def _expression(record: Record) -> str:
 
 def _record(expr: str, depth: list[int], length: int, source: str) -> Record:
     return {
-        "id": f"msa-{bucket_of(length, depth)}-{source}",
+        # a trial number is unique only within its (length, depth) configuration: the id names both
+        "id": f"msa-l{length}-d{''.join(str(d) for d in depth)}-{source}",
         "question": f"{expr} =",
         "answer": evaluate(expr),
         "bucket": bucket_of(length, depth),
