@@ -26,16 +26,16 @@ def published(relative: str) -> list[dict]:
 
 
 MSA_SPLIT_CFG = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials=30, n_val=50,
-                     split_seed=0, extra_seed=1234, n_extra_train=200, test_per_bucket=None)
+                     split_seed=0, extra_seed=1234, n_extra_train=200, test_per_bucket={"seen": None, "unseen": None})
 WS_SPLIT_CFG = dict(max_train_words=7, n_val=10, split_seed=0, extra_seed=1234, n_extra_train=50,
-                    test_per_bucket=None)
+                    test_per_bucket={"seen": None, "unseen": None})
 # Every task's split settings for the tests that run over all tasks (more extras than the paper's
 # splits, so that generated questions are covered too).
 SPLIT_CFG = {
     "multistep_arithmetic": dict(MSA_SPLIT_CFG, n_extra_train=2000),
     "word_sorting": dict(WS_SPLIT_CFG, n_extra_train=500),
-    "date_understanding": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": None},
-    "logical_deduction": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": None},
+    "date_understanding": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": {"seen": None, "unseen": None}},
+    "logical_deduction": {"extra_seed": 1234, "n_extra_train": 500, "test_per_bucket": {"seen": None, "unseen": None}},
 }
 
 

@@ -52,3 +52,10 @@ def test_a_join_refuses_repeated_ids():
     with pytest.raises(ValueError, match="'a'"):
         io.by_id(rows, "questions.jsonl")
     assert io.by_id(rows[:2], "questions.jsonl") == {"a": rows[0], "b": rows[1]}
+
+
+def test_test_caps_apply_per_bucket_and_keep_seen_buckets_whole():
+    test = [{"id": f"{b}{i}", "bucket": b, "seen": b.startswith("s")} for b in ("s1", "s2", "u1") for i in range(5)]
+    kept = stages.cap_test_buckets(test, {"seen": None, "unseen": 2})
+    assert [r["id"] for r in kept] == [f"s1{i}" for i in range(5)] + [f"s2{i}" for i in range(5)] + ["u10", "u11"]
+    assert [r["id"] for r in stages.cap_test_buckets(test, {"seen": 1, "unseen": None})] == ["s10", "s20"] + [f"u1{i}" for i in range(5)]

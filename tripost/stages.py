@@ -38,19 +38,24 @@ def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], output
     files (``sources``, in the order of ``task.bigbench_files``; none for a generated task)."""
     task = get_task(task_name)
     splits = task.make_splits(cfg, *[bigbench.load_examples(path) for path in sources])
-    limit = cfg.get("test_per_bucket")
-    if limit:
-        kept: dict[str, int] = {}
-        test = []
-        for record in splits["test"]:
-            if kept.get(record["bucket"], 0) < limit:
-                kept[record["bucket"]] = kept.get(record["bucket"], 0) + 1
-                test.append(record)
-        splits["test"] = test
+    splits["test"] = cap_test_buckets(splits["test"], cfg.get("test_per_bucket") or {})
     io.by_id([r for split in SPLITS for r in splits[split]], f"the {task_name} splits")  # ids unique
     for split in SPLITS:
         io.write_jsonl(outputs[split], splits[split])
     return {split: len(splits[split]) for split in SPLITS}
+
+
+def cap_test_buckets(test: list[Record], caps: dict[str, int | None]) -> list[Record]:
+    """The first ``caps["seen"]`` / ``caps["unseen"]`` test questions of each seen / unseen
+    bucket (a missing or null cap keeps them all), in file order."""
+    kept: dict[str, int] = {}
+    out = []
+    for record in test:
+        cap = caps.get("seen" if record["seen"] else "unseen")
+        if cap is None or kept.get(record["bucket"], 0) < cap:
+            kept[record["bucket"]] = kept.get(record["bucket"], 0) + 1
+            out.append(record)
+    return out
 
 
 def make_expert(task_name: str, expert_cfg: dict[str, Any], train: list[Record], ledger: Ledger, kind: str | None = None):
