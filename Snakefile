@@ -38,3 +38,9 @@ rule paper:
 rule core:
     input:
         core_targets(),
+
+
+# The recipe's experiments on the validation split (docs/recipe.md).
+rule recipe:
+    input:
+        [f"{R}/recipe/{task}.md" for task in TASKS],

@@ -18,6 +18,7 @@ wildcard_constraints:
     iteration=r"\d+",
     run=RUN_PATTERN,
     checkpoint=rf"baseline|lmsi|{RUN_PATTERN}/iter\d+",
+    evalset="eval|eval_val",
     llm_method="|".join(plan.LLM_BASELINES),
 
 
@@ -68,12 +69,16 @@ def previous_checkpoint(wildcards):
 
 
 def edited_trajectories(wildcards):
-    """An ablation run's first iteration edits the same rollouts of the same baseline as the main
-    run's: it reads the main run's file instead of making them again."""
-    run = wildcards.run
-    if wildcards.iteration == "1" and run not in (plan.MAIN_RUN, plan.SI_DEMO):
-        run = plan.MAIN_RUN
+    """A run whose first iteration collects as the main run does (an ablation point, most recipe
+    variants) edits the same rollouts of the same baseline: it reads the main run's file."""
+    run = plan.trajectories_run(config, wildcards.task, wildcards.run, int(wildcards.iteration))
     return f"{run_dir(wildcards.task, wildcards.seed, run, wildcards.iteration)}/improvements.jsonl"
+
+
+def collection_files(wildcards):
+    """The split files whose questions a run's iteration collects on (``tripost.collect_from``)."""
+    block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
+    return [split_file(wildcards.task, split) for split in block["collect_from"]]
 
 
 def training_override(block, fallback):
@@ -99,6 +104,12 @@ def eval_pickles(seeds=None, checkpoints=None):
         if checkpoints is None:
             out += [f"{R}/eval/{task}/{m}.pkl" for m in plan.methods(config, task) if m in plan.LLM_BASELINES]
     return out
+
+
+def recipe_pickles(task):
+    """The validation-split evaluations the recipe compares for ``task``."""
+    return [f"{R}/eval_val/{task}/seed{seed}/{name}.pkl" for seed in config["recipe"]["seeds"]
+            for name in plan.recipe_checkpoints(config, task)]
 
 
 def paper_targets():

@@ -1,4 +1,5 @@
-# Every checkpoint on the test split. `evaluate`: self-improvement inference (its first attempt is
+# Every checkpoint on the test split (`eval/`), and the recipe's checkpoints on the validation split
+# (`eval_val/`). `evaluate`: self-improvement inference (its first attempt is
 # the checkpoint without self-improvement); the answer-only checkpoint answers in one line; the
 # expert LLM baselines run only for tasks whose expert is an LLM.
 
@@ -6,14 +7,14 @@
 rule evaluate:
     input:
         model=lambda wc: model_dir(wc.task, wc.seed, wc.checkpoint),
-        test=split_file("{task}", "test"),
+        test=lambda wc: split_file(wc.task, "test" if wc.evalset == "eval" else "val"),
     output:
-        pickle=f"{R}/eval/{{task}}/seed{{seed}}/{{checkpoint}}.pkl",
-        summary=f"{R}/eval/{{task}}/seed{{seed}}/{{checkpoint}}.json",
+        pickle=f"{R}/{{evalset}}/{{task}}/seed{{seed}}/{{checkpoint}}.pkl",
+        summary=f"{R}/{{evalset}}/{{task}}/seed{{seed}}/{{checkpoint}}.json",
     log:
-        f"{R}/logs/evaluate/{{task}}_seed{{seed}}_{{checkpoint}}.log",
+        f"{R}/logs/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.log",
     benchmark:
-        f"{R}/benchmarks/evaluate/{{task}}_seed{{seed}}_{{checkpoint}}.tsv"
+        f"{R}/benchmarks/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.tsv"
     params:
         evaluation=lambda wc: tcfg(wc)["evaluation"],
     threads: config["threads"]

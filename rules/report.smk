@@ -160,3 +160,25 @@ rule core_table:
         "../envs/plots.yaml"
     script:
         "../scripts/core_table.py"
+
+
+# The recipe's controlled experiments (docs/recipe.md): every variant and the control on the
+# validation split, one table per task (`snakemake recipe`, or one task's table by its path).
+rule recipe_table:
+    input:
+        pickles=lambda wc: recipe_pickles(wc.task),
+    output:
+        md=f"{R}/recipe/{{task}}.md",
+        csv=f"{R}/recipe/{{task}}.csv",
+    log:
+        f"{R}/logs/recipe_table/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/recipe_table/{{task}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/plots.yaml"
+    script:
+        "../scripts/recipe_table.py"

@@ -8,7 +8,7 @@ rule rollouts:
         run=rf"(?!{plan.SI_DEMO}/){RUN_PATTERN}",
     input:
         model=previous_checkpoint,
-        train=split_file("{task}", "train"),
+        questions=collection_files,
     output:
         f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/rollouts.jsonl",
     log:
@@ -16,7 +16,7 @@ rule rollouts:
     benchmark:
         f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg("collect_window", "attempt_only_first", "rollout"),
+        tripost=icfg("collect_window", "collect_from", "attempt_only_first", "rollout"),
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -31,7 +31,7 @@ rule rollouts:
 rule feedback:
     input:
         rollouts=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/rollouts.jsonl",
-        train=split_file("{task}", "train"),
+        questions=collection_files,
     output:
         feedback=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/feedback.jsonl",
         ledger=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/feedback.ledger.json",
@@ -55,7 +55,7 @@ rule feedback:
 rule improvement:
     input:
         feedback=rules.feedback.output.feedback,
-        train=split_file("{task}", "train"),
+        questions=collection_files,
     output:
         improvements=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/improvements.jsonl",
         ledger=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/improvements.ledger.json",
@@ -76,9 +76,11 @@ rule improvement:
 
 
 rule improvement_data:
+    wildcard_constraints:
+        run=rf"(?!{plan.CONTROL}/){RUN_PATTERN}",
     input:
         improvements=edited_trajectories,
-        train=split_file("{task}", "train"),
+        questions=collection_files,
         rationales=f"{R}/data/{{task}}/rationales.jsonl",
     output:
         data=f"{R}/tripost/{{task}}/seed{{seed}}/{{run}}/iter{{iteration}}/train.jsonl",
@@ -88,7 +90,7 @@ rule improvement_data:
     benchmark:
         f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
-        tripost=icfg("collect_window", "improve_data_ratio", "max_data_length", "min_data_length"),
+        tripost=icfg("collect_window", "collect_from", "improve_data_ratio", "max_data_length", "min_data_length"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -97,6 +99,31 @@ rule improvement_data:
         "../envs/data.yaml"
     script:
         "../scripts/improvement_data.py"
+
+
+# The control run: at each iteration, the main run's training questions as plain SFT on their gold
+# rationales, one row per row of the main run's data (the same number of optimizer steps), trained
+# with the main run's settings from the control's previous checkpoint.
+rule control_data:
+    input:
+        main=f"{R}/tripost/{{task}}/seed{{seed}}/{plan.MAIN_RUN}/iter{{iteration}}/train.jsonl",
+        questions=lambda wc: [split_file(wc.task, s) for s in ("train", "extra_train")],
+        rationales=f"{R}/data/{{task}}/rationales.jsonl",
+    output:
+        data=f"{R}/tripost/{{task}}/seed{{seed}}/{plan.CONTROL}/iter{{iteration}}/train.jsonl",
+        counts=f"{R}/tripost/{{task}}/seed{{seed}}/{plan.CONTROL}/iter{{iteration}}/counts.json",
+    log:
+        f"{R}/logs/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.log",
+    benchmark:
+        f"{R}/benchmarks/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/control_data.py"
 
 
 rule tripost_checkpoint:

@@ -8,6 +8,6 @@ from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    records = io.by_id(io.read_jsonl(sm.input.train), sm.input.train)
+    records = io.by_id(stages.read_questions([Path(p) for p in sm.input.questions]), "questions")
     stages.feedback(sm.wildcards.task, Path(sm.input.rollouts), records, sm.params.tripost["max_attempt_words"],
                     sm.params.expert, Path(sm.output.feedback), Path(sm.output.ledger))

@@ -8,6 +8,6 @@ from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    records = io.by_id(io.read_jsonl(sm.input.train), sm.input.train)
+    records = io.by_id(stages.read_questions([Path(p) for p in sm.input.questions]), "questions")
     stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, sm.params.expert, Path(sm.output.improvements),
                        Path(sm.output.ledger))

@@ -9,7 +9,7 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     stats = stages.rollout(
-        sm.wildcards.task, Path(sm.input.model), Path(sm.input.train), sm.params.tripost,
+        sm.wildcards.task, Path(sm.input.model), [Path(p) for p in sm.input.questions], sm.params.tripost,
         int(sm.wildcards.iteration), int(sm.wildcards.seed), Path(sm.output[0]),
     )
     print(stats)

@@ -85,6 +85,8 @@ def recompute(results: Path, sources: str, column: str) -> list[float]:
             values.append(100 * (frame["rounds"] > 0).sum() / len(frame))
         elif column in ("fixed", "broken"):
             values.append(100 * frame[column].sum() / len(frame))
+        elif column in ("n_fixed", "n_broken"):
+            values.append(frame[column.removeprefix("n_")].sum())
         else:
             values.append(frame["rounds"].sum() / len(frame))
     return values

@@ -149,7 +149,7 @@ def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
     stages.improvement("multistep_arithmetic", tmp_path / "feedback.jsonl", by_id, expert_cfg,
                        tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json")
     cfg = {"collect_window": None, "improve_data_ratio": 1.5, "max_data_length": 10000, "min_data_length": 1}
-    stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", train, rationales, cfg, 1, 0,
+    stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", [train], rationales, cfg, 1, 0,
                                   tmp_path / "data.jsonl", tmp_path / "counts.json")
     attempts = io.read_jsonl(tmp_path / "rollouts.jsonl")
     edits = io.read_jsonl(tmp_path / "improvements.jsonl")

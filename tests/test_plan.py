@@ -9,8 +9,10 @@ import yaml
 
 from conftest import REPO
 from tripost import plan
+from tripost.settings import normalise_config
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+normalise_config(DEFAULT)  # as the Snakefile does
 
 
 def config(**changes) -> dict:
@@ -75,3 +77,36 @@ def test_labels():
                                     "w2/iter3", "llm_self_improve")] == [
         "ft rationale", "ft answer-only", "LMSI", "ft SI demo", "TriPosT (t=2)", "TriPosT p=-1 (t=1)",
         "TriPosT w=2 (t=3)", "LLM + self-improve"]
+
+
+def test_recipe_variants_change_only_their_settings_and_share_what_they_can():
+    main = plan.run_config(DEFAULT, "word_sorting", "tripost", 2)
+    for run, changed in (("temp0.7", {"rollout"}), ("mask", {"mask_before_feedback"}), ("lr3e-4", {"training"}),
+                         ("more_questions", {"collect_from", "collect_window"})):
+        block = plan.run_config(DEFAULT, "word_sorting", run, 2)
+        assert {k for k in block if block[k] != main[k]} == changed, run
+    assert plan.run_config(DEFAULT, "word_sorting", "temp0.7", 2)["rollout"]["temperature"] == 0.7
+    assert plan.run_config(DEFAULT, "word_sorting", "lr3e-4", 1)["training"]["lr"] == 3.0e-4
+    # a variant for some iterations only
+    assert plan.run_config(DEFAULT, "word_sorting", "greedy_after1", 1) == plan.run_config(DEFAULT, "word_sorting", "tripost", 1)
+    assert plan.run_config(DEFAULT, "word_sorting", "greedy_after1", 3)["rollout"]["do_sample"] is False
+    # iteration 1 reuses the main run's edited trajectories unless the collection differs
+    shared = {run: plan.trajectories_run(DEFAULT, task, run, 1) == "tripost"
+              for task in ("word_sorting", "logical_deduction") for run in plan.recipe_runs(DEFAULT) + ["p-1", "w2"]
+              if (task, run) != ("logical_deduction", "window_all")}
+    assert not shared["temp0.7"] and not shared["more_questions"]
+    assert all(shared[run] for run in ("greedy_after1", "mask", "lr3e-4", "ep4", "control", "p-1", "w2"))
+    assert plan.trajectories_run(DEFAULT, "word_sorting", "window_all", 1) == "tripost"  # the window was all already
+    assert plan.trajectories_run(DEFAULT, "logical_deduction", "window_all", 1) == "window_all"  # 90 -> 360
+    assert plan.trajectories_run(DEFAULT, "word_sorting", "mask", 2) == "mask"
+
+
+def test_recipe_checkpoints_and_name_clashes():
+    checkpoints = plan.recipe_checkpoints(DEFAULT, "word_sorting")
+    runs = ["tripost", *DEFAULT["recipe"]["variants"], "control"]
+    assert checkpoints == ["baseline"] + [f"{run}/iter{t}" for run in runs for t in (1, 2, 3)]
+    clash = config(recipe={**DEFAULT["recipe"], "variants": {"p-1": {"tripost": {"mask_before_feedback": True}}}})
+    with pytest.raises(ValueError, match=r"recipe.variants.p-1"):
+        plan.recipe_runs(clash)
+    assert plan.label("control/iter2") == "control: gold SFT (t=2)"
+    assert plan.label("temp0.7/iter1") == "TriPosT temp0.7 (t=1)"

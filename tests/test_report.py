@@ -84,7 +84,8 @@ def test_the_wide_tables_show_the_cells(built):
     cell = cells.loc[("main", "ft rationale", "no SI", "word_sorting", "first_seen")]
     assert main.loc["ft rationale", "word_sorting seen"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}"
     cell = cells.loc[("main", "TriPosT (t=2)", "SI", "logical_deduction", "total")]
-    assert main.loc["TriPosT (t=2)", "logical_deduction total"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+    mark = "" if cell["p_two_sided"] >= 0.05 else " ▲" if cell["wins"] > cell["losses"] else " ▼"
+    assert main.loc["TriPosT (t=2)", "logical_deduction total"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}{mark}"
     assert main.loc["LMSI", "logical_deduction total"] == "n/a"  # not run for that task
     ablations = pd.read_csv(out["ablations_csv"], keep_default_na=False)
     groups = ablations.groupby("group")["method"].apply(list).to_dict()
@@ -98,7 +99,7 @@ def test_the_wide_tables_show_the_cells(built):
     inference = ablations[ablations["group"] == "inference"]
     assert set(inference["inference"]) == {"SI", "no SI"} and "ft answer-only" not in set(inference["method"])
     si = pd.read_csv(out["self_improvement_csv"]).set_index("method")
-    assert "word_sorting fixed" in si.columns and "ft answer-only" not in si.index
+    assert "word_sorting n_fixed" in si.columns and "ft answer-only" not in si.index
     assert "mean ± std over seeds 0, 1, 2" in out["main_md"].read_text()
 
 
@@ -121,3 +122,35 @@ def test_figures_and_results_page_are_written(built, tmp_path):
     ablation = cells.loc[("ablations", "p = -1 (no rebalancing)", "SI", "word_sorting", "total"), "mean"]
     assert "- improve_data_ratio (t=2), word_sorting: p = 1.5: " in page and f"p = -1: {ablation:.1f}" in page
     assert "- self-improvement at inference, logical_deduction: changes total accuracy by" in page
+
+
+def test_paired_tests_pair_each_seed_with_its_own_baseline(built):
+    """wins / losses recomputed with plain pandas: each seed's checkpoint against the same seed's
+    ft rationale (first attempt), question by question; the exact McNemar p-values by hand."""
+    from math import comb
+
+    results, out = built
+    cells = pd.read_csv(out["cells"])
+    tested = cells[cells["pairs"].notna()]
+    assert len(tested) > 50 and (tested["wins"] + tested["losses"]).gt(0).any()
+    for cell in tested.itertuples():
+        wins = losses = pairs = 0
+        for source in cell.sources.split(";"):
+            frame = pd.read_pickle(results / source)
+            base = pd.read_pickle(results / (source.rsplit("/seed", 1)[0] + "/seed" + source.split("/seed")[1].split("/")[0] + "/baseline.pkl"))
+            assert list(frame["id"]) == list(base["id"])
+            split = cell.metric.removeprefix("first_")
+            keep = frame["seen"] if split == "seen" else ~frame["seen"] if split == "unseen" else frame["seen"] | True
+            ours = frame["first_correct" if cell.metric.startswith("first_") else "correct"][keep]
+            theirs = base["first_correct"][keep]
+            wins += int((ours & ~theirs).sum())
+            losses += int((~ours & theirs).sum())
+            pairs += int(keep.sum())
+        assert (cell.pairs, cell.wins, cell.losses) == (pairs, wins, losses), cell
+        n = wins + losses
+        worse = sum(comb(n, k) for k in range(losses, n + 1)) / 2**n if n else 1.0
+        better = sum(comb(n, k) for k in range(wins, n + 1)) / 2**n if n else 1.0
+        assert cell.p_worse == pytest.approx(worse)
+        assert cell.p_two_sided == pytest.approx(min(1.0, 2 * min(worse, better)))
+    baseline = cells[(cells["method"] == "ft rationale") & (cells["inference"] == "no SI") & cells["pairs"].notna()]
+    assert len(baseline) and (baseline["wins"] == 0).all() and (baseline["losses"] == 0).all()

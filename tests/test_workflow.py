@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from conftest import REPO, recompute
+from tripost import io
+from tripost.tasks import get_task
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = {"splits", "rationales", "tokenizer", "baseline", "rollouts", "feedback", "improvement",
@@ -164,6 +166,39 @@ def test_micro_run_tables_trace_to_the_pickles(micro_run):
     assert "different model scale" in page and "| ft rationale | LLaMA-7B ft rationale |" in page
     runtimes = pd.read_csv(micro_run / "tables" / "runtimes.csv").set_index("rule")
     assert runtimes.loc["baseline", "jobs"] == 8 and runtimes.loc["evaluate", "total_s"] > 0
+
+
+def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
+    """The micro recipe (two variants and the control, two iterations) for one task, from the
+    micro run's baseline: scored on the validation split, which no model trained on."""
+    task = "word_sorting"
+    snakemake(str(micro_run / "recipe" / f"{task}.md"), "--cores", "2", "--configfile", "config/quick.yaml",
+              "--config", f"results={micro_run}")
+    data = micro_run / "data" / task
+    val = {r["id"] for r in io.read_jsonl(data / "val.jsonl")}
+    trained = {r["id"] for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
+    assert len(val) == 8 + 4 and not val & trained  # n_val + n_val_extra, held out of the baseline's data
+    table = pd.read_csv(micro_run / "recipe" / f"{task}.csv", keep_default_na=False)
+    runs = ["tripost", "temp0.7", "mask", "control"]
+    assert list(table["checkpoint"]) == ["baseline"] + [f"{run}/iter{t}" for run in runs for t in (1, 2)]
+    for name in table["checkpoint"]:
+        frame = pd.read_pickle(micro_run / "eval_val" / task / "seed0" / f"{name}.pkl")
+        assert set(frame["id"]) == val
+        shown = table.loc[table["checkpoint"] == name, "first attempt"].iloc[0]
+        assert shown.startswith(f"{100 * frame['first_correct'].mean():.1f}")
+    # the temperature changes what is collected at t = 1; the mask does not (it reads the main run's)
+    runs_dir = micro_run / "tripost" / task / "seed0"
+    assert (runs_dir / "temp0.7" / "iter1" / "rollouts.jsonl").exists()
+    assert not (runs_dir / "mask" / "iter1" / "rollouts.jsonl").exists()
+    # the control: the main run's questions, row for row, as gold-rationale SFT texts
+    gold = {r["id"]: r["rationale"] for r in io.read_jsonl(data / "rationales.jsonl")}
+    records = {r["id"]: r for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
+    ws = get_task(task)
+    for t in (1, 2):
+        main = io.read_jsonl(runs_dir / "tripost" / f"iter{t}" / "train.jsonl")
+        control = io.read_jsonl(runs_dir / "control" / f"iter{t}" / "train.jsonl")
+        assert sorted(r["id"] for r in control) == sorted(r["id"] for r in main) and control
+        assert all(r["text"] == ws.rationale_text(records[r["id"]], gold[r["id"]]) for r in control)
 
 
 def test_core_target_is_the_first_seeds_main_run(micro_run):

@@ -64,8 +64,8 @@ def metric(frame: pd.DataFrame, name: str) -> float | None:
     """One number of a checkpoint's per-question frame (None for no questions): ``seen`` /
     ``unseen`` / ``total`` accuracy (%) after self-improvement, ``first_<split>`` at the first
     attempt, or ``attempted`` (% of questions with an update), ``changed`` (% whose answer
-    changed), ``fixed`` (% wrong -> right), ``broken`` (% right -> wrong), ``rounds`` (mean
-    updates per question)."""
+    changed), ``fixed`` (% wrong -> right), ``broken`` (% right -> wrong), ``n_fixed`` and
+    ``n_broken`` (the same as counts), ``rounds`` (mean updates per question)."""
     column = "first_correct" if name.startswith("first_") else "correct"
     split = name.removeprefix("first_")
     if split in SPLITS:
@@ -77,6 +77,8 @@ def metric(frame: pd.DataFrame, name: str) -> float | None:
         return float((frame["rounds"] > 0).mean() * 100)
     if name in ("changed", "fixed", "broken"):
         return _accuracy(frame, name)
+    if name in ("n_fixed", "n_broken"):
+        return float(frame[name.removeprefix("n_")].sum())
     if name == "rounds":
         return float(frame["rounds"].mean())
     raise ValueError(f"unknown metric {name!r}")

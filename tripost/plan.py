@@ -2,20 +2,27 @@
 the baselines, their checkpoint names and the labels the tables give them.
 
 A *run* is one chain of TriPosT iterations from the ft-rationale checkpoint, with its own
-settings: ``tripost`` (the config's), ``p<value>`` / ``w<value>`` (one ablation point) and
-``si_demo`` (the "ft SI demo" baseline: one iteration whose attempts are the expert's own).
+settings: ``tripost`` (the config's), ``p<value>`` / ``w<value>`` (one ablation point),
+``si_demo`` (the "ft SI demo" baseline: one iteration whose attempts are the expert's own), a
+recipe variant (``recipe.variants.<name>``: some tripost settings changed, scored on the
+validation split) and ``control`` (the main run's questions as plain gold-rationale SFT).
 A *checkpoint* is a path under ``models/<task>/seed<seed>/``: ``baseline``, ``answer_only``,
 ``lmsi`` or ``<run>/iter<t>``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tripost.settings import canonical, iteration_config, merged, task_config
 
 MAIN_RUN = "tripost"
 SI_DEMO = "si_demo"
+CONTROL = "control"
+# what the rollouts, feedback and improvement jobs of an iteration read: runs that agree on these
+# at iteration 1 edit the same trajectories of the same baseline
+COLLECTION_KEYS = ("collect_window", "collect_from", "attempt_only_first", "rollout", "max_attempt_words")
 ABLATED = {"improve_data_ratio": "p", "self_improve_section_weight": "w"}
 MODEL_BASELINES = ("answer_only", "lmsi", "si_demo")
 LLM_BASELINES = ("llm_few_shot", "llm_self_improve")
@@ -57,6 +64,16 @@ def main_iterations(config: dict[str, Any], task: str) -> int:
     return iterations
 
 
+def recipe_runs(config: dict[str, Any]) -> list[str]:
+    """The recipe's runs: every variant, and ``control`` when asked for."""
+    runs = list(config["recipe"]["variants"])
+    taken = {MAIN_RUN, SI_DEMO, CONTROL} | {run for task in config["tasks"] for run in ablation_runs(config, task)}
+    for name in runs:
+        if name in taken:
+            raise ValueError(f"recipe.variants.{name}: the name is taken by another run; choose another")
+    return runs + ([CONTROL] if config["recipe"]["control"] else [])
+
+
 def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> dict[str, Any]:
     """The ``tripost`` block of one run, task and iteration."""
     block = iteration_config(config, task, iteration)
@@ -65,12 +82,31 @@ def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> d
         own = {key: demo[key] for key in ("improve_data_ratio", "self_improve_section_weight", "max_data_length")}
         # the whole training split, as the original's demo collection
         return canonical(merged(block, own, {"collect_window": None, "rollout": {"passes": demo["passes"]}}))
+    if run in config["recipe"]["variants"]:
+        variant = config["recipe"]["variants"][run]
+        return canonical(merged(block, variant.get("tripost"), variant.get("iterations", {}).get(str(iteration))))
     for setting, value, name in ablation_points(config, task):
         if name == run and run != MAIN_RUN:
             return canonical(merged(block, {setting: value}))
-    if run != MAIN_RUN:
+    if run not in (MAIN_RUN, CONTROL):
         raise ValueError(f"unknown TriPosT run {run!r} for task {task!r}")
     return block
+
+
+def trajectories_run(config: dict[str, Any], task: str, run: str, iteration: int) -> str:
+    """The run whose edited trajectories ``run`` builds its data from at ``iteration``: its own,
+    except at iteration 1 where it collects as the main run does (same baseline, same settings)."""
+    if iteration != 1 or run in (MAIN_RUN, SI_DEMO):
+        return run
+    ours, main = run_config(config, task, run, 1), run_config(config, task, MAIN_RUN, 1)
+    return MAIN_RUN if all(ours[key] == main[key] for key in COLLECTION_KEYS) else run
+
+
+def recipe_checkpoints(config: dict[str, Any], task: str) -> list[str]:
+    """What the recipe compares on the validation split: ft rationale, the main run's iterations
+    and every recipe run's."""
+    iterations = range(1, config["recipe"]["iterations"] + 1)
+    return ["baseline"] + [f"{run}/iter{t}" for run in [MAIN_RUN, *recipe_runs(config)] for t in iterations]
 
 
 def methods(config: dict[str, Any], task: str) -> list[str]:
@@ -104,4 +140,8 @@ def label(checkpoint: str) -> str:
     run, iteration = checkpoint.split("/iter")
     if run == MAIN_RUN:
         return f"TriPosT (t={iteration})"
+    if run == CONTROL:
+        return f"control: gold SFT (t={iteration})"
+    if not re.fullmatch(r"[pw]-?[0-9.]+", run):
+        return f"TriPosT {run} (t={iteration})"
     return f"TriPosT {run[0]}={run[1:]} (t={iteration})"

@@ -30,11 +30,14 @@ def canonical(value: Any) -> Any:
 
 def normalise_config(config: dict[str, Any]) -> None:
     """Types the schema expects, where the config's source gives others: YAML reads
-    ``iterations: {3: ...}`` with an int key (the schema wants the string), and Snakemake's
+    ``iterations: {3: ...}`` (of ``overrides`` or a recipe variant) with an int key (the schema
+    wants the string), and Snakemake's
     ``--config seeds=[0,1]`` gives the seeds as strings (it parses lists with YAML's base loader)."""
-    iterations = config.get("overrides", {}).get("iterations")
-    if iterations:
-        config["overrides"]["iterations"] = {str(k): v for k, v in iterations.items()}
+    blocks = [config.get("overrides") or {}]
+    blocks += [v for v in ((config.get("recipe") or {}).get("variants") or {}).values() if isinstance(v, dict)]
+    for block in blocks:
+        if isinstance(block.get("iterations"), dict):
+            block["iterations"] = {str(k): v for k, v in block["iterations"].items()}
     seeds = config.get("seeds")
     if isinstance(seeds, list):
         config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]

@@ -35,10 +35,19 @@ def write_synthetic_task(relative: str, out: Path, n_examples: int, seed: int) -
 
 def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], outputs: dict[str, Path]) -> dict[str, int]:
     """The task's train / val / test / extra_train records, one JSONL each, from its BIG-Bench
-    files (``sources``, in the order of ``task.bigbench_files``; none for a generated task)."""
+    files (``sources``, in the order of ``task.bigbench_files``; none for a generated task).
+    ``val`` is the task's validation questions and the last ``n_val_extra`` generated training
+    questions, which the baseline then never trains on."""
     task = get_task(task_name)
     splits = task.make_splits(cfg, *[bigbench.load_examples(path) for path in sources])
     splits["test"] = cap_test_buckets(splits["test"], cfg.get("test_per_bucket") or {})
+    # more validation questions for the recipe's choices: the last n_val_extra generated ones
+    moved = len(splits["extra_train"]) - cfg.get("n_val_extra", 0)
+    if moved < 0:
+        raise ValueError(f"data.{task_name}.n_val_extra: {cfg['n_val_extra']} is more than the "
+                         f"{len(splits['extra_train'])} generated training questions (n_extra_train)")
+    splits["val"] = splits["val"] + splits["extra_train"][moved:]
+    splits["extra_train"] = splits["extra_train"][:moved]
     io.by_id([r for split in SPLITS for r in splits[split]], f"the {task_name} splits")  # ids unique
     for split in SPLITS:
         io.write_jsonl(outputs[split], splits[split])
@@ -181,16 +190,24 @@ def _trajectory_json(record: Record, trajectory: Trajectory, pass_index: int) ->
             "feedbacks": trajectory.feedbacks, "malformed": trajectory.malformed}
 
 
-def rollout(task_name: str, model_dir: Path, train: Path, cfg: dict[str, Any], iteration: int, seed: int, out: Path) -> dict[str, Any]:
-    """M's trajectories on iteration ``iteration``'s window, ``passes`` times (seeds +40+i).
+def read_questions(paths: list[Path]) -> list[Record]:
+    """The records of ``paths`` in order (the splits a run collects on), their ids unique."""
+    records = [r for path in paths for r in io.read_jsonl(path)]
+    io.by_id(records, ", ".join(map(str, paths)))
+    return records
 
-    Iteration 1 samples attempts only from the baseline when ``attempt_only_first`` (spec §5.3).
+
+def rollout(task_name: str, model_dir: Path, questions: list[Path], cfg: dict[str, Any], iteration: int, seed: int,
+            out: Path) -> dict[str, Any]:
+    """M's trajectories on iteration ``iteration``'s window of ``questions``, ``passes`` times
+    (seeds +40+i). Iteration 1 samples attempts only from the baseline when
+    ``attempt_only_first`` (spec §5.3).
     """
     from tripost import inference
     from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    window = collection_window(io.read_jsonl(train), cfg["collect_window"], iteration)
+    window = collection_window(read_questions(questions), cfg["collect_window"], iteration)
     attempt_only = iteration == 1 and cfg["attempt_only_first"]
     model, tokenizer = load_for_generation(model_dir, cfg["rollout"]["bf16"])
     rows = []
@@ -253,16 +270,31 @@ def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record],
 
 
 def build_improvement_data(
-    task_name: str, improvements: Path, train: Path, rationales: Path, cfg: dict[str, Any], iteration: int,
+    task_name: str, improvements: Path, questions: list[Path], rationales: Path, cfg: dict[str, Any], iteration: int,
     seed: int, out_data: Path, out_counts: Path,
 ) -> None:
     task = get_task(task_name)
-    window = collection_window(io.read_jsonl(train), cfg["collect_window"], iteration)
+    window = collection_window(read_questions(questions), cfg["collect_window"], iteration)
     data, counts = improvement_data.build_iteration_data(
         task, window, _gold(rationales), io.read_jsonl(improvements), cfg, iteration_seed(seed, iteration)
     )
     io.write_jsonl(out_data, data)
     io.write_json(out_counts, counts)
+
+
+def control_data(task_name: str, main_data: Path, questions: list[Path], rationales: Path, out_data: Path,
+                 out_counts: Path) -> None:
+    """The control run's data: for each row of the main run's iteration data, its question's gold
+    rationale as a plain SFT row (same questions, same number of rows and optimizer steps)."""
+    task = get_task(task_name)
+    records, gold = io.by_id(read_questions(questions), "the control's questions"), _gold(rationales)
+    main_rows = io.read_jsonl(main_data)
+    missing = sorted({row["id"] for row in main_rows if row["id"] not in records or row["id"] not in gold})
+    if missing:
+        raise ValueError(f"{main_data}: {len(missing)} ids with no question or gold rationale, e.g. {missing[0]!r}")
+    rows = improvement_data.sft_rows(task, [records[row["id"]] for row in main_rows], gold)
+    io.write_jsonl(out_data, rows)
+    io.write_json(out_counts, {"total": len(rows), "questions": len({row["id"] for row in rows})})
 
 
 # ---- baselines built from the ft-rationale checkpoint ----------------------------------------

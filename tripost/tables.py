@@ -12,23 +12,28 @@ from typing import Any
 
 import pandas as pd
 
-from tripost import plan
+from tripost import paired, plan
 from tripost.evaluation import SPLITS, metric
 
 SI, NO_SI = "SI", "no SI"
-SI_COLUMNS = ("attempted", "fixed", "broken", "rounds")
-METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS]
+SI_COLUMNS = ("attempted", "n_fixed", "n_broken", "rounds")
+PAIRED_NOTE = ("▲ / ▼: better / worse than the same seed's ft rationale (first attempt) on the same questions, "
+               "exact McNemar test pooled over seeds, two-sided p < 0.05 (p-values in cells.csv).")
+METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS, "fixed", "broken"]
+
+
+EVAL_FOLDERS = ("eval", "eval_val")  # the test split's evaluations, the validation split's
 
 
 def results_root(pickle_path: Path) -> Path:
-    """The results folder of an evaluation pickle (the parent of its nearest ``eval`` folder)."""
-    return next(parent.parent for parent in Path(pickle_path).parents if parent.name == "eval")
+    """The results folder of an evaluation pickle (the parent of its nearest evaluation folder)."""
+    return next(parent.parent for parent in Path(pickle_path).parents if parent.name in EVAL_FOLDERS)
 
 
 def source_key(path: Path, results: Path) -> tuple[str, int | None, str]:
-    """(task, seed, checkpoint) of ``eval/<task>/seed<seed>/<checkpoint>.pkl`` or of
-    ``eval/<task>/<llm method>.pkl`` (no seed)."""
-    parts = path.relative_to(Path(results) / "eval").with_suffix("").parts
+    """(task, seed, checkpoint) of ``eval/<task>/seed<seed>/<checkpoint>.pkl`` (or ``eval_val/...``)
+    or of ``eval/<task>/<llm method>.pkl`` (no seed)."""
+    parts = path.relative_to(Path(results)).with_suffix("").parts[1:]
     if len(parts) == 2:
         return parts[0], None, parts[1]
     return parts[0], int(parts[1].removeprefix("seed")), "/".join(parts[2:])
@@ -72,10 +77,33 @@ def cell(values: list[float], digits: int = 1) -> str:
     return f"{series.mean():.{digits}f} ± {series.std(ddof=1):.{digits}f}"
 
 
+BASELINE = "baseline"  # the checkpoint every other one is paired with (its first attempt)
+
+
+def paired_with_baseline(chosen: pd.DataFrame, checkpoints: pd.DataFrame, results: Path, column: str, split: str,
+                         frames: dict[str, pd.DataFrame]) -> paired.Paired | None:
+    """The cell's checkpoints against their own seed's ft rationale (first attempt), pooled over
+    seeds; None when a checkpoint has no seed (an LLM row) or its seed has no baseline."""
+    def frame(source: str) -> pd.DataFrame:
+        if source not in frames:
+            frames[source] = load_frame(Path(results) / source)
+        return frames[source]
+
+    total = paired.NONE
+    for row in chosen.itertuples():
+        base = checkpoints[(checkpoints["task"] == row.task) & (checkpoints["seed"] == row.seed)
+                           & (checkpoints["checkpoint"] == BASELINE)]
+        if pd.isna(row.seed) or base.empty:
+            return None
+        total += paired.compare(frame(row.source), column, frame(base["source"].iloc[0]), "first_correct", split)
+    return total if len(chosen) else None
+
+
 def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: tuple[str, ...],
-         table: str) -> tuple[pd.DataFrame, list[dict]]:
-    """The wide table (rows × task-metric columns, "mean ± std" strings) and its cells, long."""
-    wide, cells = [], []
+         table: str, results: Path) -> tuple[pd.DataFrame, list[dict]]:
+    """The wide table (rows × task-metric columns, "mean ± std" strings, ▲/▼ where the paired test
+    against the same seed's ft rationale is significant) and its cells, long."""
+    wide, cells, frames = [], [], {}
     for row in rows:
         out = {"group": row.group, "method": row.label, "inference": row.inference}
         for task in tasks:
@@ -83,12 +111,20 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
             for name in metrics:
                 column = f"first_{name}" if row.inference == NO_SI and name in SPLITS else name
                 kept = [v for v in chosen[column].tolist() if v is not None and v == v]
-                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 1)
+                test = None
+                if name in SPLITS and kept:
+                    correct = "first_correct" if row.inference == NO_SI else "correct"
+                    test = paired_with_baseline(chosen, checkpoints, results, correct, name, frames)
+                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 1) + (f" {test.mark}" if test and test.mark else "")
                 cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
                               "task": task, "metric": column,
                               "mean": pd.Series(kept).mean() if kept else None,
                               "std": pd.Series(kept).std(ddof=1) if len(kept) > 1 else None,
-                              "n": len(kept), "sources": ";".join(chosen["source"])})
+                              "n": len(kept), "sources": ";".join(chosen["source"]),
+                              "pairs": test.pairs if test else None, "wins": test.wins if test else None,
+                              "losses": test.losses if test else None,
+                              "p_two_sided": test.p_two_sided if test else None,
+                              "p_worse": test.p_worse if test else None})
         wide.append(out)
     return pd.DataFrame(wide), cells
 
@@ -151,17 +187,18 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     specs = {
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
                  f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
-                 "self-improvement rounds, as the paper tests them; the other rows with them."),
+                 "self-improvement rounds, as the paper tests them; the other rows with them. {PAIRED_NOTE}"),
         "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS, ["group", "method", "inference"],
                       f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
-                      "no SI: the first attempt of the same run."),
+                      f"no SI: the first attempt of the same run. {PAIRED_NOTE}"),
         "self_improvement": (self_improvement_rows(checkpoints), SI_COLUMNS, ["method"],
-                             f"Per checkpoint, % of test questions with an update (attempted), % turned from wrong "
-                             f"to right (fixed) and from right to wrong (broken), mean updates (rounds); {seeds_note}."),
+                             f"Per checkpoint, % of test questions with an update (attempted), the number of answers "
+                             f"turned from wrong to right (n_fixed) and from right to wrong (n_broken) by the "
+                             f"updates, mean updates (rounds); {seeds_note}."),
     }
     all_cells = []
     for name, (rows, metrics, keys, note) in specs.items():
-        wide, cells = fill(rows, checkpoints, tasks, metrics, name)
+        wide, cells = fill(rows, checkpoints, tasks, metrics, name, results)
         all_cells += cells
         value_columns = [f"{task} {m}" for task in tasks for m in metrics]
         wide = wide.reindex(columns=keys + value_columns) if len(wide) else pd.DataFrame(columns=keys + value_columns)
@@ -176,11 +213,32 @@ def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations:
     rows = [Row("ft rationale", _present(checkpoints, "baseline"), NO_SI),
             Row("ft rationale (SI inference)", _present(checkpoints, "baseline"), SI)]
     rows += [r for r in main_rows(checkpoints, iterations) if r.label.startswith("TriPosT")]
-    wide, _ = fill(rows, checkpoints, tasks, SPLITS, "core")
+    wide, _ = fill(rows, checkpoints, tasks, SPLITS, "core", results)
     columns = ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS]
     seed = checkpoints["seed"].dropna().unique().tolist()
     Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_md).write_text(markdown(wide, columns, f"Accuracy (%) on the test split; seed {', '.join(map(str, seed))}."))
+    Path(out_md).write_text(markdown(wide, columns, f"Accuracy (%) on the test split; seed {', '.join(map(str, seed))}. {PAIRED_NOTE}"))
+
+
+def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, out_csv: Path) -> None:
+    """The recipe's comparison on the validation split: per checkpoint, the first attempt and the
+    answer after self-improvement, with the answers SI fixed and broke, each accuracy paired
+    with the same seed's ft rationale (first attempt) on the same questions."""
+    checkpoints = checkpoint_table(pickles, results)
+    names = list(dict.fromkeys(checkpoints["checkpoint"]))
+    first, _ = fill([Row(plan.label(n), {task: n}, NO_SI) for n in names], checkpoints, [task], ("total",), "recipe", results)
+    si, cells = fill([Row(plan.label(n), {task: n}, SI) for n in names], checkpoints, [task],
+                     ("total", "n_fixed", "n_broken"), "recipe", results)
+    wide = pd.DataFrame({"checkpoint": names, "method": first["method"],
+                         "first attempt": first[f"{task} total"], "SI": si[f"{task} total"],
+                         "SI fixed": si[f"{task} n_fixed"], "SI broken": si[f"{task} n_broken"]})
+    wide.to_csv(out_csv, index=False)
+    n = checkpoints["n"].iloc[0] if len(checkpoints) else 0
+    seeds = ", ".join(str(int(x)) for x in checkpoints["seed"].dropna().unique())
+    note = (f"{task}: accuracy (%) on the {n} validation questions; seeds {seeds} (mean ± std); SI fixed / broken: "
+            f"answers self-improvement turned from wrong to right / right to wrong. {PAIRED_NOTE}")
+    Path(out_md).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_md).write_text(markdown(wide, ["method", "first attempt", "SI", "SI fixed", "SI broken"], note))
 
 
 def runtime_table(benchmarks: Path) -> pd.DataFrame:

@@ -1,0 +1,12 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
+
+from tripost import tables
+from tripost.snake import job
+
+sm = snakemake  # noqa: F821 - provided by Snakemake
+with job(sm):
+    pickles = [Path(p) for p in sm.input.pickles]
+    tables.recipe_table(pickles, tables.results_root(pickles[0]), sm.wildcards.task, Path(sm.output.md), Path(sm.output.csv))
