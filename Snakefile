@@ -43,4 +43,4 @@ rule core:
 # The recipe's experiments on the validation split (docs/recipe.md).
 rule recipe:
     input:
-        [f"{R}/recipe/{task}.md" for task in TASKS],
+        [f"{R}/recipe/{task}_t{config['recipe']['iterations']}.md" for task in TASKS],

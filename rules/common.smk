@@ -106,10 +106,10 @@ def eval_pickles(seeds=None, checkpoints=None):
     return out
 
 
-def recipe_pickles(task):
-    """The validation-split evaluations the recipe compares for ``task``."""
-    return [f"{R}/eval_val/{task}/seed{seed}/{name}.pkl" for seed in config["recipe"]["seeds"]
-            for name in plan.recipe_checkpoints(config, task)]
+def recipe_pickles(wildcards):
+    """The validation-split evaluations the recipe compares for a task after some iterations."""
+    names = plan.recipe_checkpoints(config, wildcards.task, int(wildcards.iteration))
+    return [f"{R}/eval_val/{wildcards.task}/seed{seed}/{name}.pkl" for seed in config["recipe"]["seeds"] for name in names]
 
 
 def paper_targets():

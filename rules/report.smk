@@ -163,17 +163,18 @@ rule core_table:
 
 
 # The recipe's controlled experiments (docs/recipe.md): every variant and the control on the
-# validation split, one table per task (`snakemake recipe`, or one task's table by its path).
+# validation split, one table per task and number of iterations (`snakemake recipe`: after
+# `recipe.iterations`; `results/recipe/<task>_t1.md`: one task after the first iteration only).
 rule recipe_table:
     input:
-        pickles=lambda wc: recipe_pickles(wc.task),
+        pickles=recipe_pickles,
     output:
-        md=f"{R}/recipe/{{task}}.md",
-        csv=f"{R}/recipe/{{task}}.csv",
+        md=f"{R}/recipe/{{task}}_t{{iteration}}.md",
+        csv=f"{R}/recipe/{{task}}_t{{iteration}}.csv",
     log:
-        f"{R}/logs/recipe_table/{{task}}.log",
+        f"{R}/logs/recipe_table/{{task}}_t{{iteration}}.log",
     benchmark:
-        f"{R}/benchmarks/recipe_table/{{task}}.tsv"
+        f"{R}/benchmarks/recipe_table/{{task}}_t{{iteration}}.tsv"
     threads: 1
     resources:
         mem_mb=1000,

@@ -172,13 +172,13 @@ def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
     """The micro recipe (two variants and the control, two iterations) for one task, from the
     micro run's baseline: scored on the validation split, which no model trained on."""
     task = "word_sorting"
-    snakemake(str(micro_run / "recipe" / f"{task}.md"), "--cores", "2", "--configfile", "config/quick.yaml",
+    snakemake(str(micro_run / "recipe" / f"{task}_t2.md"), "--cores", "2", "--configfile", "config/quick.yaml",
               "--config", f"results={micro_run}")
     data = micro_run / "data" / task
     val = {r["id"] for r in io.read_jsonl(data / "val.jsonl")}
     trained = {r["id"] for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
     assert len(val) == 8 + 4 and not val & trained  # n_val + n_val_extra, held out of the baseline's data
-    table = pd.read_csv(micro_run / "recipe" / f"{task}.csv", keep_default_na=False)
+    table = pd.read_csv(micro_run / "recipe" / f"{task}_t2.csv", keep_default_na=False)
     runs = ["tripost", "temp0.7", "mask", "control"]
     assert list(table["checkpoint"]) == ["baseline"] + [f"{run}/iter{t}" for run in runs for t in (1, 2)]
     for name in table["checkpoint"]:

@@ -102,11 +102,22 @@ def trajectories_run(config: dict[str, Any], task: str, run: str, iteration: int
     return MAIN_RUN if all(ours[key] == main[key] for key in COLLECTION_KEYS) else run
 
 
-def recipe_checkpoints(config: dict[str, Any], task: str) -> list[str]:
-    """What the recipe compares on the validation split: ft rationale, the main run's iterations
-    and every recipe run's."""
-    iterations = range(1, config["recipe"]["iterations"] + 1)
-    return ["baseline"] + [f"{run}/iter{t}" for run in [MAIN_RUN, *recipe_runs(config)] for t in iterations]
+def same_as_main(config: dict[str, Any], task: str, run: str, iteration: int) -> bool:
+    """Whether ``run`` is the main run up to ``iteration``: the same settings at every iteration
+    (e.g. a variant for later iterations only), so its checkpoint would be the main run's."""
+    return run != CONTROL and all(run_config(config, task, run, t) == run_config(config, task, MAIN_RUN, t)
+                                  for t in range(1, iteration + 1))
+
+
+def recipe_checkpoints(config: dict[str, Any], task: str, iterations: int | None = None) -> list[str]:
+    """What the recipe compares on the validation split after ``iterations`` iterations (default
+    ``recipe.iterations``): ft rationale, the main run's checkpoints and every recipe run's that
+    differ from the main run's."""
+    last = iterations or config["recipe"]["iterations"]
+    out = ["baseline"] + [f"{MAIN_RUN}/iter{t}" for t in range(1, last + 1)]
+    for run in recipe_runs(config):
+        out += [f"{run}/iter{t}" for t in range(1, last + 1) if not same_as_main(config, task, run, t)]
+    return out
 
 
 def methods(config: dict[str, Any], task: str) -> list[str]:
