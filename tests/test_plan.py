@@ -103,7 +103,7 @@ def test_recipe_variants_change_only_their_settings_and_share_what_they_can():
 
 def test_recipe_checkpoints_and_name_clashes():
     checkpoints = plan.recipe_checkpoints(DEFAULT, "word_sorting")
-    runs = ["tripost", *DEFAULT["recipe"]["variants"], "control"]
+    runs = ["tripost", *DEFAULT["recipe"]["runs"], "control"]
     # a run that is the main run so far is not trained twice: greedy from t = 2 on; the whole
     # window, which word sorting has already
     same = {"greedy_after1/iter1", "window_all/iter1", "window_all/iter2", "window_all/iter3"}
@@ -113,8 +113,12 @@ def test_recipe_checkpoints_and_name_clashes():
     assert plan.recipe_checkpoints(DEFAULT, "word_sorting", 1) == [
         "baseline", "tripost/iter1", "temp0.7/iter1", "mask/iter1", "lr3e-4/iter1", "ep4/iter1",
         "more_questions/iter1", "control/iter1"]
-    clash = config(recipe={**DEFAULT["recipe"], "variants": {"p-1": {"tripost": {"mask_before_feedback": True}}}})
+    clash = config(recipe={**DEFAULT["recipe"], "variants": {"p-1": {"tripost": {"mask_before_feedback": True}}},
+                           "runs": ["p-1"]})
     with pytest.raises(ValueError, match=r"recipe.variants.p-1"):
         plan.recipe_runs(clash)
+    with pytest.raises(ValueError, match=r"recipe.runs: 'nope'"):
+        plan.recipe_runs(config(recipe={**DEFAULT["recipe"], "runs": ["nope"]}))
+    assert plan.recipe_runs(config(recipe={**DEFAULT["recipe"], "runs": ["mask"], "control": False})) == ["mask"]
     assert plan.label("control/iter2") == "control: gold SFT (t=2)"
     assert plan.label("temp0.7/iter1") == "TriPosT temp0.7 (t=1)"

@@ -178,7 +178,7 @@ def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
     val = {r["id"] for r in io.read_jsonl(data / "val.jsonl")}
     trained = {r["id"] for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
     assert len(val) == 8 + 4 and not val & trained  # n_val + n_val_extra, held out of the baseline's data
-    table = pd.read_csv(micro_run / "recipe" / f"{task}_t2.csv", keep_default_na=False)
+    table = pd.read_csv(micro_run / "recipe" / f"{task}_t2.csv", keep_default_na=False, dtype=str)
     runs = ["tripost", "temp0.7", "mask", "control"]
     assert list(table["checkpoint"]) == ["baseline"] + [f"{run}/iter{t}" for run in runs for t in (1, 2)]
     for name in table["checkpoint"]:

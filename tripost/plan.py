@@ -65,8 +65,11 @@ def main_iterations(config: dict[str, Any], task: str) -> int:
 
 
 def recipe_runs(config: dict[str, Any]) -> list[str]:
-    """The recipe's runs: every variant, and ``control`` when asked for."""
-    runs = list(config["recipe"]["variants"])
+    """The recipe's runs: the variants named in ``recipe.runs``, and ``control`` when asked for."""
+    runs = config["recipe"]["runs"]
+    for name in runs:
+        if name not in config["recipe"]["variants"]:
+            raise ValueError(f"recipe.runs: {name!r} is not one of recipe.variants ({', '.join(config['recipe']['variants'])})")
     taken = {MAIN_RUN, SI_DEMO, CONTROL} | {run for task in config["tasks"] for run in ablation_runs(config, task)}
     for name in runs:
         if name in taken:

@@ -115,7 +115,7 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
                 if name in SPLITS and kept:
                     correct = "first_correct" if row.inference == NO_SI else "correct"
                     test = paired_with_baseline(chosen, checkpoints, results, correct, name, frames)
-                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 1) + (f" {test.mark}" if test and test.mark else "")
+                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 0 if name.startswith("n_") else 1) + (f" {test.mark}" if test and test.mark else "")
                 cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
                               "task": task, "metric": column,
                               "mean": pd.Series(kept).mean() if kept else None,
