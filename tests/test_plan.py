@@ -95,7 +95,7 @@ def test_recipe_variants_change_only_their_settings_and_share_what_they_can():
               for task in ("word_sorting", "logical_deduction") for run in plan.recipe_runs(DEFAULT) + ["p-1", "w2"]
               if (task, run) != ("logical_deduction", "window_all")}
     assert not shared["temp0.7"] and not shared["more_questions"]
-    assert all(shared[run] for run in ("greedy_after1", "mask", "lr3e-4", "ep4", "control", "p-1", "w2"))
+    assert all(shared[run] for run in ("greedy_after1", "mask", "lr3e-4", "lr3e-5", "ep4", "control", "p-1", "w2"))
     assert plan.trajectories_run(DEFAULT, "word_sorting", "window_all", 1) == "tripost"  # the window was all already
     assert plan.trajectories_run(DEFAULT, "logical_deduction", "window_all", 1) == "window_all"  # 90 -> 360
     assert plan.trajectories_run(DEFAULT, "word_sorting", "mask", 2) == "mask"
@@ -111,7 +111,7 @@ def test_recipe_checkpoints_and_name_clashes():
                                           if f"{run}/iter{t}" not in same]
     assert "window_all/iter1" in plan.recipe_checkpoints(DEFAULT, "logical_deduction", 1)
     assert plan.recipe_checkpoints(DEFAULT, "word_sorting", 1) == [
-        "baseline", "tripost/iter1", "temp0.7/iter1", "mask/iter1", "lr3e-4/iter1", "ep4/iter1",
+        "baseline", "tripost/iter1", "temp0.7/iter1", "mask/iter1", "lr3e-4/iter1", "lr3e-5/iter1", "ep4/iter1",
         "more_questions/iter1", "control/iter1"]
     clash = config(recipe={**DEFAULT["recipe"], "variants": {"p-1": {"tripost": {"mask_before_feedback": True}}},
                            "runs": ["p-1"]})
