@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tripost.expert import ERROR, ScriptedExpert, expert_feedback, gold_continuation, improve, locate_edit
 from tripost.formats import correct_feedback, scripted_error_feedback
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
@@ -71,3 +73,18 @@ def test_gold_continuation_keeps_the_correct_prefix():
     wrong = gold.replace("(3) Hence, we have \"cosh\" < \"every\" < \"inferno\".", "(3) Hence, we have \"cosh\" < \"inferno\" < \"every\".")
     assert gold_continuation(WS, record, wrong, "3") == gold
     assert gold_continuation(WS, record, wrong, "Final response").split("\n")[:-1] == wrong.split("\n")[:-1]
+
+
+def test_unreadable_steps_are_expert_errors_not_crashes():
+    """Model lines that the verifiers once crashed on (the feedback job died on every rerun): a
+    "Let's calculate" line without "X = ", and a letter pair with an empty letter."""
+    msa = ScriptedExpert(MSA)
+    lines = MSA.solve(RECORD).split("\n")
+    attempt = "\n".join(lines[:1] + ["(2) Let's calculate A is 21."] + lines[2:])
+    assert msa.error_feedback(RECORD, attempt) == ERROR
+    # a letter past the end of a word (the subpart checks usually catch it first)
+    from tripost.tasks.word_sorting_verifier import _check_letters, _State, _Wrong
+
+    with pytest.raises(_Wrong) as wrong:
+        _check_letters(_State(["ab", "abc"]), '"ab"="" (0)', ["ab"], 2)
+    assert wrong.value.part == '"ab"="" (0)' and "no third letter" in wrong.value.reason

@@ -163,7 +163,10 @@ class MultistepArithmetic(Task):
             if "this equation can be written as" in lower:
                 found = _check_partition(line, expr)
             elif "let's calculate" in lower:
-                found = _check_chain(_chain_pieces(line, re.search(r"calculate [A-Z] = ", line).group(0)))
+                head = re.search(r"calculate [A-Z] = ", line)
+                if head is None:
+                    raise ValueError(f"a calculation step without 'calculate X = ': {line!r}")
+                found = _check_chain(_chain_pieces(line, head.group(0)))
             elif "the final equation is" in lower:
                 found = _check_combine(line, numbered[:index], target)
             else:

@@ -63,6 +63,8 @@ def _check_letters(state: _State, body: str, expected: list[str], position: int)
     for word, char, number in pairs:
         segment = f'"{word}"="{char}" ({number})'
         true_char = word[position] if position < len(word) else ""
+        if not true_char:
+            raise _Wrong(segment, f'"{word}" has no {ORDINALS[position]} letter')
         if char != true_char:
             raise _Wrong(segment, f'the {ORDINALS[position]} letter of "{word}" should be "{true_char}"')
         if int(number) != ord(char) - 96:
