@@ -187,7 +187,7 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     specs = {
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
                  f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
-                 "self-improvement rounds, as the paper tests them; the other rows with them. {PAIRED_NOTE}"),
+                 f"self-improvement rounds, as the paper tests them; the other rows with them. {PAIRED_NOTE}"),
         "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS, ["group", "method", "inference"],
                       f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
                       f"no SI: the first attempt of the same run. {PAIRED_NOTE}"),
