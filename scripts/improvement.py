@@ -3,11 +3,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
 
-from tripost import io, stages
+from tripost import stages
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    records = io.by_id(stages.read_questions([Path(p) for p in sm.input.questions]), "questions")
+    records = stages.questions_by_id([Path(p) for p in sm.input.questions])
     stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, sm.params.expert, Path(sm.output.improvements),
                        Path(sm.output.ledger))

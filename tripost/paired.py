@@ -41,7 +41,7 @@ class Paired:
     @property
     def mark(self) -> str:
         """``▲`` significantly better, ``▼`` significantly worse (two-sided, 5%), else nothing."""
-        if self.p_two_sided >= ALPHA or self.wins == self.losses:
+        if self.p_two_sided >= ALPHA:  # equal wins and losses give p = 1
             return ""
         return "▲" if self.wins > self.losses else "▼"
 
@@ -62,12 +62,12 @@ def compare(checkpoint: pd.DataFrame, column: str, baseline: pd.DataFrame, basel
             raise ValueError(f"the {name}'s evaluation repeats a question id")
     if set(checkpoint["id"]) != set(baseline["id"]):
         raise ValueError("the checkpoint and its baseline were evaluated on different questions")
-    joined = checkpoint[["id", "seen", column]].merge(
-        baseline[["id", "seen", baseline_column]], on="id", suffixes=("", "_baseline"), validate="one_to_one")
+    ours = checkpoint[["id", "seen", column]].rename(columns={column: "ours"})
+    theirs = baseline[["id", "seen", baseline_column]].rename(columns={"seen": "seen_baseline", baseline_column: "theirs"})
+    joined = ours.merge(theirs, on="id", validate="one_to_one")
     if not (joined["seen"] == joined["seen_baseline"]).all():
         raise ValueError("a question is seen in one evaluation and unseen in the other")
     if split != "total":
         joined = joined[joined["seen"] == (split == "seen")]
-    ours = joined[column].astype(bool)
-    theirs = joined[baseline_column + ("_baseline" if baseline_column == column else "")].astype(bool)
-    return Paired(len(joined), int((ours & ~theirs).sum()), int((~ours & theirs).sum()))
+    right, base_right = joined["ours"].astype(bool), joined["theirs"].astype(bool)
+    return Paired(len(joined), int((right & ~base_right).sum()), int((~right & base_right).sum()))

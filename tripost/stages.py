@@ -190,11 +190,9 @@ def _trajectory_json(record: Record, trajectory: Trajectory, pass_index: int) ->
             "feedbacks": trajectory.feedbacks, "malformed": trajectory.malformed}
 
 
-def read_questions(paths: list[Path]) -> list[Record]:
-    """The records of ``paths`` in order (the splits a run collects on), their ids unique."""
-    records = [r for path in paths for r in io.read_jsonl(path)]
-    io.by_id(records, ", ".join(map(str, paths)))
-    return records
+def questions_by_id(paths: list[Path]) -> dict[str, Record]:
+    """The records of ``paths`` (the splits a run collects on), keyed by their unique ids, in order."""
+    return io.by_id((r for path in paths for r in io.read_jsonl(path)), ", ".join(map(str, paths)))
 
 
 def rollout(task_name: str, model_dir: Path, questions: list[Path], cfg: dict[str, Any], iteration: int, seed: int,
@@ -207,7 +205,7 @@ def rollout(task_name: str, model_dir: Path, questions: list[Path], cfg: dict[st
     from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    window = collection_window(read_questions(questions), cfg["collect_window"], iteration)
+    window = collection_window(list(questions_by_id(questions).values()), cfg["collect_window"], iteration)
     attempt_only = iteration == 1 and cfg["attempt_only_first"]
     model, tokenizer = load_for_generation(model_dir, cfg["rollout"]["bf16"])
     rows = []
@@ -274,7 +272,7 @@ def build_improvement_data(
     seed: int, out_data: Path, out_counts: Path,
 ) -> None:
     task = get_task(task_name)
-    window = collection_window(read_questions(questions), cfg["collect_window"], iteration)
+    window = collection_window(list(questions_by_id(questions).values()), cfg["collect_window"], iteration)
     data, counts = improvement_data.build_iteration_data(
         task, window, _gold(rationales), io.read_jsonl(improvements), cfg, iteration_seed(seed, iteration)
     )
@@ -287,7 +285,7 @@ def control_data(task_name: str, main_data: Path, questions: list[Path], rationa
     """The control run's data: for each row of the main run's iteration data, its question's gold
     rationale as a plain SFT row (same questions, same number of rows and optimizer steps)."""
     task = get_task(task_name)
-    records, gold = io.by_id(read_questions(questions), "the control's questions"), _gold(rationales)
+    records, gold = questions_by_id(questions), _gold(rationales)
     main_rows = io.read_jsonl(main_data)
     missing = sorted({row["id"] for row in main_rows if row["id"] not in records or row["id"] not in gold})
     if missing:

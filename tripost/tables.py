@@ -227,7 +227,7 @@ def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, ou
     checkpoints = checkpoint_table(pickles, results)
     names = list(dict.fromkeys(checkpoints["checkpoint"]))
     first, _ = fill([Row(plan.label(n), {task: n}, NO_SI) for n in names], checkpoints, [task], ("total",), "recipe", results)
-    si, cells = fill([Row(plan.label(n), {task: n}, SI) for n in names], checkpoints, [task],
+    si, _ = fill([Row(plan.label(n), {task: n}, SI) for n in names], checkpoints, [task],
                      ("total", "n_fixed", "n_broken"), "recipe", results)
     wide = pd.DataFrame({"checkpoint": names, "method": first["method"],
                          "first attempt": first[f"{task} total"], "SI": si[f"{task} total"],
