@@ -39,7 +39,7 @@ def main() -> None:
     test = io.read_jsonl(args.test)[: args.limit]
     model, tokenizer = load(args.checkpoint)
     cfg = dict(max_calls=3, batch_size=128, max_new_tokens=args.max_new_tokens, do_sample=False,
-               temperature=1.0, top_p=1.0, bf16=False, loop_window=args.loop_window)
+               temperature=1.0, top_p=1.0, bf16=False, loop_window=args.loop_window, revise_on="any")
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=0)
     seconds = time.time() - started

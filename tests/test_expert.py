@@ -30,8 +30,23 @@ def test_directly_correct_and_self_improved_are_kept():
     assert located["outcome"] == "directly_correct"
     kept = improve(MSA, EXPERT, RECORD, located, 5)
     assert kept["feedbacks"] == [correct_feedback("4")]
-    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG, GOLD], ["my own feedback"]), 512)
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG, GOLD], [EXPERT_FB]), 512)
     assert located["outcome"] == "self_improved"
+    assert improve(MSA, EXPERT, RECORD, located, 5)["feedbacks"] == [EXPERT_FB, correct_feedback("4")]
+
+
+def test_a_right_answer_reached_after_a_wrong_feedback_is_edited_there():
+    # M's own feedback is verified, not kept as it is (the original kept it, spec §5.4.2)
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG, GOLD], ["my own feedback"]), 512)
+    assert located["outcome"] == "to_edit" and located["edit_index"] == 0 and located["feedback"] == EXPERT_FB
+    # a false alarm on a right attempt: the trajectory ends there with the "correct" feedback
+    false_alarm = 'In step (2) the part " (-8 - -5) = -3 " is incorrect. This is because (-8 - -5) = -2.'
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([GOLD, GOLD], [false_alarm]), 512)
+    assert located["outcome"] == "directly_correct"
+    assert located["attempts"] == [GOLD] and located["feedbacks"] == [correct_feedback("4")]
+    # ... and so is one on the last attempt
+    located = locate_edit(MSA, EXPERT, RECORD, Trajectory([GOLD], [false_alarm]), 512)
+    assert located["outcome"] == "directly_correct" and located["feedbacks"] == [correct_feedback("4")]
 
 
 def test_first_wrong_feedback_is_replaced_and_improved():

@@ -10,7 +10,8 @@ from tripost.tasks.base import Record, Task
 from tripost.trajectory import Trajectory, render
 
 
-def _row(task: Task, record: Record, final: Any, first: Any, rounds: int, malformed: int, text: str) -> dict[str, Any]:
+def _row(task: Task, record: Record, final: Any, first: Any, rounds: int, malformed: int, text: str,
+         unactionable: bool = False) -> dict[str, Any]:
     correct, first_correct = task.is_correct(final, record), task.is_correct(first, record)
     return {
         "id": record["id"],
@@ -27,6 +28,7 @@ def _row(task: Task, record: Record, final: Any, first: Any, rounds: int, malfor
         "rounds": rounds,
         "unparsed": final is None,
         "malformed_generations": malformed,
+        "unactionable_feedback": unactionable,  # ended at a feedback that names no error
         "trajectory": text,
     }
 
@@ -40,7 +42,7 @@ def evaluation_frame(task: Task, records: list[Record], trajectories: list[Traje
         first = task.parse_answer(trajectory.attempts[0]) if trajectory.attempts else None
         rounds = max(len(trajectory.attempts) - 1, 0)
         text = render(task, record, trajectory.attempts, trajectory.feedbacks)
-        rows.append(_row(task, record, final, first, rounds, trajectory.malformed, text))
+        rows.append(_row(task, record, final, first, rounds, trajectory.malformed, text, trajectory.unactionable))
     return pd.DataFrame(rows)
 
 
@@ -100,6 +102,7 @@ def summarise(frame: pd.DataFrame, task: Task) -> dict[str, Any]:
         "mean_rounds": metric(frame, "rounds"),
         "unparsed_answers": int(frame["unparsed"].sum()),
         "malformed_generations": int(frame["malformed_generations"].sum()),
+        "unactionable_feedback": int(frame["unactionable_feedback"].sum()),
         "n": int(len(frame)),
         "buckets": buckets,
     }

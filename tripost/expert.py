@@ -112,9 +112,13 @@ def _parts_agree(a: str, b: str) -> bool:
 def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajectory, max_words: int) -> dict[str, Any]:
     """Classify one trajectory of M and, where it needs an edit, say where and with what.
 
-    Outcomes: ``directly_correct`` / ``self_improved`` (the final answer is right; M's own
-    feedback is kept unverified, as in the original), ``to_edit`` (``edit_index`` and the expert
-    ``feedback`` to put there), or ``dropped:<reason>``.
+    Outcomes: ``directly_correct`` / ``self_improved`` (the final answer is right and every
+    feedback of M before it agrees with the expert's), ``to_edit`` (``edit_index`` and the expert
+    ``feedback`` to put there), or ``dropped:<reason>``. A right answer reached after a feedback
+    of M that the expert does not share is edited there: M's false alarm on a right attempt
+    becomes the "correct" feedback and the trajectory ends at that attempt (the original kept M's
+    feedback unverified, spec §5.4.2: docs/deviations.md); so does M's last feedback on a right
+    final attempt.
     """
     attempts, feedbacks = list(trajectory.attempts), list(trajectory.feedbacks)
     result: dict[str, Any] = {"attempts": attempts, "feedbacks": feedbacks}
@@ -123,13 +127,17 @@ def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajecto
     final = attempts[-1]
     if len(feedbacks) < len(attempts):
         feedbacks.append(correct_feedback(last_top_step(final)))
-    if task.is_correct(task.parse_answer(final), record) and task.has_valid_content(record, final):
-        kind = "self_improved" if len(attempts) > 1 else "directly_correct"
-        return {**result, "outcome": kind}
-    if any(len(a.split()) > max_words for a in attempts):
+    right = task.is_correct(task.parse_answer(final), record) and task.has_valid_content(record, final)
+    if right and not is_done_feedback(feedbacks[-1]):
+        feedbacks[-1] = correct_feedback(last_top_step(final))  # M's false alarm on its right answer
+    if not right and any(len(a.split()) > max_words for a in attempts):
         return {**result, "outcome": "dropped:attempt_too_long"}
-    for index, attempt in enumerate(attempts):
+    scanned = attempts[:-1] if right else attempts
+    for index, attempt in enumerate(scanned):
         verdict = expert_feedback(task, expert, record, attempt)
+        if right and is_done_feedback(verdict):
+            kept = {"attempts": attempts[: index + 1], "feedbacks": feedbacks[:index] + [verdict]}
+            return {**kept, "outcome": "self_improved" if index else "directly_correct"}
         parsed_expert = parse_feedback(verdict)
         if parsed_expert is None:
             reason = "expert_error" if verdict == ERROR else "correct_intermediate_attempt"
@@ -138,6 +146,8 @@ def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajecto
         if own is None or own.step != parsed_expert.step or not _parts_agree(own.part, parsed_expert.part):
             return {**result, "outcome": "to_edit", "edit_index": index, "feedback": verdict,
                     "error_step": parsed_expert.step}
+    if right:
+        return {**result, "outcome": "self_improved" if len(attempts) > 1 else "directly_correct"}
     return {**result, "outcome": "dropped:no_disagreement"}
 
 

@@ -109,3 +109,16 @@ def parse_feedback(feedback: str) -> ParsedFeedback | None:
     if match is None:
         return None
     return ParsedFeedback(step=match.group(1), part=match.group(2).strip())
+
+
+def names_an_error(attempt: str, feedback: str) -> bool:
+    """Whether ``feedback`` points at a wrong step of ``attempt``: an error feedback that parses,
+    whose step is one of the attempt's lines and whose quoted part is in that line."""
+    parsed = parse_feedback(feedback)
+    if parsed is None:
+        return False
+    for line in attempt.split("\n"):
+        step = STEP_ID.match(line)
+        if (parsed.step == "Final response" and line.startswith(FINAL_PREFIX)) or (step and step.group(1) == parsed.step):
+            return parsed.part in line
+    return False

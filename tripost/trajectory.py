@@ -27,6 +27,7 @@ class Trajectory:
     attempts: list[str] = field(default_factory=list)
     feedbacks: list[str] = field(default_factory=list)
     malformed: int = 0  # generations that held a line of no known kind (cut there)
+    unactionable: bool = False  # ended at a feedback that names no error (``revise_on: named_error``)
 
     @property
     def awaiting_feedback(self) -> bool:

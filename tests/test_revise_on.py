@@ -1,0 +1,56 @@
+"""Which feedback asks for an updated answer at inference (`revise_on`): any that is not "correct"
+(the original) or only one that names an error of the attempt (`named_error`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tripost.expert import ScriptedExpert, plant_error
+from tripost.formats import correct_feedback, names_an_error, scripted_error_feedback
+from tripost.inference import end_at_unactionable, reading_stops
+from tripost.tasks.multistep_arithmetic import MultistepArithmetic
+from tripost.tasks.word_sorting import WordSorting, _record
+from tripost.trajectory import Trajectory
+
+MSA = MultistepArithmetic()
+MSA_RECORD = {"id": "r1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33}
+WS = WordSorting()
+WS_RECORD = _record(["cosh", "inferno", "every", "bale"], "w")
+
+
+@pytest.mark.parametrize("task,record", [(MSA, MSA_RECORD), (WS, WS_RECORD)], ids=["msa", "ws"])
+def test_the_verifiers_error_feedback_names_an_error_of_its_attempt(task, record):
+    wrong, error = plant_error(task, record)
+    feedback = scripted_error_feedback(error)
+    assert ScriptedExpert(task).error_feedback(record, wrong) == feedback
+    assert names_an_error(wrong, feedback)
+    assert not names_an_error(wrong, correct_feedback("4"))
+
+
+def test_feedback_that_points_nowhere_names_no_error():
+    gold = MSA.solve(MSA_RECORD)
+    assert names_an_error(gold, 'In step (3) the part " (-3 + -9) = -12 " is incorrect. This is because x.')
+    assert not names_an_error(gold, "-45.")  # unparsable
+    assert not names_an_error(gold, 'In step (9) the part " (-3 + -9) = -12 " is incorrect. This is because x.')
+    assert not names_an_error(gold, 'In step (2) the part " (-3 + -9) = -12 " is incorrect. This is because x.')
+    assert names_an_error(gold, 'In step (Final response) the part " 33 " is incorrect. This is because x.')
+
+
+def test_a_trajectory_ends_at_its_first_unactionable_feedback():
+    gold = MSA.solve(MSA_RECORD)
+    named = 'In step (3) the part " (-3 + -9) = -12 " is incorrect. This is because x.'
+    trajectory = Trajectory([gold, gold, gold], [named, "-45.", named])
+    assert end_at_unactionable(trajectory)
+    assert trajectory.attempts == [gold, gold] and trajectory.feedbacks == [named, "-45."]
+    assert trajectory.unactionable and not trajectory.done
+    kept = Trajectory([gold, gold], [named, correct_feedback("4")])
+    assert not end_at_unactionable(kept) and len(kept.attempts) == 2 and not kept.unactionable
+
+
+def test_a_generation_is_cut_at_an_unactionable_feedback_only_under_named_error():
+    gold = MSA.solve(MSA_RECORD)
+    text = f"{gold}\nFeedback: -45.\nUpdated Answer: Let's think step by step.\n{gold}"
+    assert reading_stops(Trajectory(), text, "attempt", "named_error")
+    assert not reading_stops(Trajectory(), text, "attempt", "any")
+    named = f"{gold}\nFeedback: In step (3) the part \" (-3 + -9) = -12 \" is incorrect. This is because x."
+    assert not reading_stops(Trajectory(), named, "attempt", "named_error")
