@@ -49,6 +49,22 @@ def test_a_right_answer_reached_after_a_wrong_feedback_is_edited_there():
     assert located["outcome"] == "directly_correct" and located["feedbacks"] == [correct_feedback("4")]
 
 
+def test_a_right_trajectory_is_cut_only_at_an_attempt_with_valid_content():
+    record = _record(["cosh", "inferno", "cat", "bale"], "w")
+    gold = WS.solve(record)
+    unsorted = gold.replace('(4) Hence, we have "bale" < "cat" < "cosh"', '(4) Hence, we have "bale" < ["cat" ? "cosh"]')
+    assert unsorted != gold and WS.is_correct(WS.parse_answer(unsorted), record)
+    false_alarm = 'In step (2) the part " (2) "bale" " is incorrect. This is because x.'
+    located = locate_edit(WS, ScriptedExpert(WS), record, Trajectory([unsorted, gold], [false_alarm]), 512)
+    assert located["outcome"] != "directly_correct" and located["outcome"].startswith("dropped:")
+
+
+def test_an_edit_of_a_right_trajectory_keeps_the_length_limit():
+    trajectory = Trajectory([WRONG, GOLD], ["my own feedback"])
+    assert locate_edit(MSA, EXPERT, RECORD, trajectory, 5)["outcome"] == "dropped:attempt_too_long"
+    assert locate_edit(MSA, EXPERT, RECORD, Trajectory([GOLD], []), 5)["outcome"] == "directly_correct"
+
+
 def test_first_wrong_feedback_is_replaced_and_improved():
     # M says its wrong attempt is fine: the edit point is attempt 0
     trajectory = Trajectory([WRONG], [correct_feedback("4")])

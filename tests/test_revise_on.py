@@ -7,6 +7,7 @@ import pytest
 
 from tripost.expert import ScriptedExpert, plant_error
 from tripost.formats import correct_feedback, names_an_error, scripted_error_feedback
+from tripost import inference
 from tripost.inference import end_at_unactionable, reading_stops
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
@@ -25,6 +26,14 @@ def test_the_verifiers_error_feedback_names_an_error_of_its_attempt(task, record
     assert ScriptedExpert(task).error_feedback(record, wrong) == feedback
     assert names_an_error(wrong, feedback)
     assert not names_an_error(wrong, correct_feedback("4"))
+
+
+def test_a_sub_step_and_the_final_response_can_be_named():
+    record = _record(["cosh", "inferno", "cat", "bale"], "w")
+    gold = WS.solve(record)
+    assert names_an_error(gold, 'In step (3.1) the part " (1) "cat" " is incorrect. This is because x.')
+    assert not names_an_error(gold, 'In step (3.1) the part " (3.1) " is incorrect. This is because x.')  # the id is no part
+    assert names_an_error(gold, 'In step (Final response) the part " bale cat " is incorrect. This is because x.')
 
 
 def test_feedback_that_points_nowhere_names_no_error():
@@ -54,3 +63,22 @@ def test_a_generation_is_cut_at_an_unactionable_feedback_only_under_named_error(
     assert not reading_stops(Trajectory(), text, "attempt", "any")
     named = f"{gold}\nFeedback: In step (3) the part \" (-3 + -9) = -12 \" is incorrect. This is because x."
     assert not reading_stops(Trajectory(), named, "attempt", "named_error")
+
+
+@pytest.mark.parametrize("revise_on", ["any", "named_error"])
+def test_self_improve_stops_at_an_unactionable_feedback_only_under_named_error(monkeypatch, revise_on):
+    gold = MSA.solve(MSA_RECORD)
+    calls = []
+
+    def fake_generate(model, tokenizer, prompts, cfg, seed, desc, stop_after_line):
+        calls.append(prompts)
+        return [f"{gold}\nFeedback: -45." if not prompt.endswith("Feedback:") else " -45." for prompt in prompts]
+
+    monkeypatch.setattr(inference, "generate", fake_generate)
+    cfg = {"max_calls": 3, "revise_on": revise_on}
+    [trajectory] = inference.self_improve(None, None, MSA, [MSA_RECORD], cfg, seed=0)
+    if revise_on == "named_error":
+        assert len(calls) == 1 and trajectory.unactionable
+        assert trajectory.attempts == [gold] and trajectory.feedbacks == ["-45."]
+    else:
+        assert len(calls) == 3 and not trajectory.unactionable and len(trajectory.attempts) == 3

@@ -130,12 +130,12 @@ def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajecto
     right = task.is_correct(task.parse_answer(final), record) and task.has_valid_content(record, final)
     if right and not is_done_feedback(feedbacks[-1]):
         feedbacks[-1] = correct_feedback(last_top_step(final))  # M's false alarm on its right answer
-    if not right and any(len(a.split()) > max_words for a in attempts):
-        return {**result, "outcome": "dropped:attempt_too_long"}
     scanned = attempts[:-1] if right else attempts
+    if any(len(a.split()) > max_words for a in scanned):  # an edit would carry it
+        return {**result, "outcome": "dropped:attempt_too_long"}
     for index, attempt in enumerate(scanned):
         verdict = expert_feedback(task, expert, record, attempt)
-        if right and is_done_feedback(verdict):
+        if right and is_done_feedback(verdict) and task.has_valid_content(record, attempt):
             kept = {"attempts": attempts[: index + 1], "feedbacks": feedbacks[:index] + [verdict]}
             return {**kept, "outcome": "self_improved" if index else "directly_correct"}
         parsed_expert = parse_feedback(verdict)

@@ -113,12 +113,15 @@ def parse_feedback(feedback: str) -> ParsedFeedback | None:
 
 def names_an_error(attempt: str, feedback: str) -> bool:
     """Whether ``feedback`` points at a wrong step of ``attempt``: an error feedback that parses,
-    whose step is one of the attempt's lines and whose quoted part is in that line."""
+    whose step is one of the attempt's lines and whose quoted part is in that line's text (after
+    its step id)."""
     parsed = parse_feedback(feedback)
     if parsed is None:
         return False
     for line in attempt.split("\n"):
+        if parsed.step == "Final response" and line.startswith(FINAL_PREFIX):
+            return parsed.part in line[len(FINAL_PREFIX):]
         step = STEP_ID.match(line)
-        if (parsed.step == "Final response" and line.startswith(FINAL_PREFIX)) or (step and step.group(1) == parsed.step):
-            return parsed.part in line
+        if step and step.group(1) == parsed.step:
+            return parsed.part in line[step.end():]
     return False
