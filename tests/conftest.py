@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tripost import bigbench
-from tripost.formats import scripted_error_feedback
+from tripost import bigbench, stages
+from tripost.formats import names_an_error, scripted_error_feedback
+from tripost.tasks import TASKS, get_task
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "tripost-data"
@@ -52,6 +53,16 @@ def bigbench_sources(task, tmp_path: Path) -> list[Path]:
     return paths
 
 
+@pytest.fixture(scope="module", params=sorted(TASKS))
+def task_splits(request, tmp_path_factory):
+    """(task, {split: path}) for every task, as the splits rule writes them."""
+    task = get_task(request.param)
+    tmp = tmp_path_factory.mktemp(request.param)
+    outputs = {split: tmp / f"{split}.jsonl" for split in stages.SPLITS}
+    stages.make_splits(task.name, SPLIT_CFG[task.name], bigbench_sources(task, tmp), outputs)
+    return task, outputs
+
+
 def check_planted_errors(task, records: Iterable[dict], plant: Callable) -> tuple[int, set[int]]:
     """Plant an error at every step position of each record's gold rationale (``plant`` returns
     ``(attempt, expected feedback)`` or None); assert the verifier finds it with that exact text.
@@ -66,6 +77,7 @@ def check_planted_errors(task, records: Iterable[dict], plant: Callable) -> tupl
             error = task.first_error(record, attempt)
             assert error is not None, (attempt, expected)
             assert scripted_error_feedback(error) == expected
+            assert names_an_error(attempt, expected)  # what self-improvement inference acts on
             checked += 1
             positions.add(position)
     return checked, positions

@@ -7,19 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SPLIT_CFG, bigbench_sources
 from tripost import io, stages
-from tripost.tasks import TASKS, get_task
-
-
-@pytest.fixture(scope="module", params=sorted(TASKS))
-def task_splits(request, tmp_path_factory):
-    """(task, {split: path}) as the splits and rationales rules write them."""
-    task = get_task(request.param)
-    tmp = tmp_path_factory.mktemp(request.param)
-    outputs = {split: tmp / f"{split}.jsonl" for split in stages.SPLITS}
-    stages.make_splits(task.name, SPLIT_CFG[task.name], bigbench_sources(task, tmp), outputs)
-    return task, outputs
 
 
 def test_ids_are_unique_within_and_across_splits(task_splits):

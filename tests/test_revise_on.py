@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tripost.expert import ScriptedExpert, plant_error
 from tripost.formats import correct_feedback, names_an_error, scripted_error_feedback
-from tripost import inference
+from tripost import inference, io
 from tripost.inference import end_at_unactionable, reading_stops
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
@@ -34,6 +36,21 @@ def test_a_sub_step_and_the_final_response_can_be_named():
     assert names_an_error(gold, 'In step (3.1) the part " (1) "cat" " is incorrect. This is because x.')
     assert not names_an_error(gold, 'In step (3.1) the part " (3.1) " is incorrect. This is because x.')  # the id is no part
     assert names_an_error(gold, 'In step (Final response) the part " bale cat " is incorrect. This is because x.')
+
+
+def test_every_tasks_expert_feedback_names_an_error_of_its_attempt(task_splits):
+    task, outputs = task_splits
+    records = [r for split in ("train", "extra_train") for r in io.read_jsonl(outputs[split])][:60]
+    named = 0
+    for index, record in enumerate(records):
+        planted = plant_error(task, record, random.Random(index))
+        if planted is None:
+            continue
+        wrong, _ = planted
+        feedback = ScriptedExpert(task).error_feedback(record, wrong)
+        assert names_an_error(wrong, feedback), (wrong, feedback)
+        named += 1
+    assert named >= 30
 
 
 def test_feedback_that_points_nowhere_names_no_error():
