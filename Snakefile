@@ -34,7 +34,7 @@ rule paper:
     default_target: True
 
 
-# What `make run` builds: the first seed's ft rationale and TriPosT iterations, one table.
+# What `make run` builds: ft rationale and the TriPosT iterations of the first `core_seeds` seeds, one table.
 rule core:
     input:
         core_targets(),

@@ -118,4 +118,4 @@ def paper_targets():
 
 
 def core_targets():
-    return [rules.core_table.output[0]]
+    return [rules.core_table.output.md]

@@ -142,9 +142,10 @@ rule config_record:
 
 rule core_table:
     input:
-        pickles=eval_pickles(seeds=SEEDS[:1], checkpoints=plan.core_checkpoints(config)),
+        pickles=eval_pickles(seeds=SEEDS[: config["core_seeds"]], checkpoints=plan.core_checkpoints(config)),
     output:
-        f"{R}/tables/core.md",
+        md=f"{R}/tables/core.md",
+        cells=f"{R}/tables/core_cells.csv",
     log:
         f"{R}/logs/core_table.log",
     benchmark:

@@ -207,6 +207,13 @@ def test_core_target_is_the_first_seeds_main_run(micro_run):
     assert set(job_counts(result.stdout + result.stderr)) == {"core_table", "core"}  # every evaluation was there
     core = (micro_run / "tables" / "core.md").read_text()
     assert "| ft rationale |" in core and "| TriPosT (t=3) |" in core and "seed 0." in core
+    assert "| TriPosT (t=3) first attempt |" in core and "n_broken" in core
+    # both seeds of the micro run: every cell pools them, with its paired test
+    snakemake("core", "--cores", "1", "--configfile", "config/quick.yaml", "--config", f"results={micro_run}", "core_seeds=2")
+    assert "seeds 0, 1." in (micro_run / "tables" / "core.md").read_text()
+    cells = pd.read_csv(micro_run / "tables" / "core_cells.csv")
+    tripost = cells[(cells["table"] == "core") & (cells["method"] == "TriPosT (t=3)") & (cells["metric"] == "seen")]
+    assert len(tripost) and (tripost["n"] == 2).all() and tripost["p_worse"].between(0, 1).all()
 
 
 def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_path):

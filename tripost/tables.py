@@ -207,17 +207,30 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     pd.DataFrame(all_cells).to_csv(out["cells"], index=False)
 
 
-def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path) -> None:
-    """The first seed's ft rationale and TriPosT rows (what ``make run`` builds)."""
+def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path, out_cells: Path) -> None:
+    """ft rationale and the TriPosT iterations of the seeds ``make run`` builds: accuracy with and
+    without self-improvement, each paired with the same seed's ft rationale, and what
+    self-improvement did; the cells (with their p-values) in ``out_cells``."""
     checkpoints = checkpoint_table(pickles, results)
+    tripost = [f"{plan.MAIN_RUN}/iter{t}" for t in range(1, iterations + 1)]
     rows = [Row("ft rationale", _present(checkpoints, "baseline"), NO_SI),
             Row("ft rationale (SI inference)", _present(checkpoints, "baseline"), SI)]
-    rows += [r for r in main_rows(checkpoints, iterations) if r.label.startswith("TriPosT")]
-    wide, _ = fill(rows, checkpoints, tasks, SPLITS, "core", results)
-    columns = ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS]
-    seed = checkpoints["seed"].dropna().unique().tolist()
+    for name in tripost:
+        rows += [Row(f"{plan.label(name)} first attempt", _present(checkpoints, name), NO_SI),
+                 Row(plan.label(name), _present(checkpoints, name), SI)]
+    wide, cells = fill(rows, checkpoints, tasks, SPLITS, "core", results)
+    si_rows = [Row(plan.label(n), _present(checkpoints, n), SI) for n in ["baseline"] + tripost]
+    si_wide, si_cells = fill(si_rows, checkpoints, tasks, SI_COLUMNS, "core_self_improvement", results)
+    seeds = checkpoints["seed"].dropna().unique().tolist()
+    seeds_note = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(int(s)) for s in seeds)}"
     Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_md).write_text(markdown(wide, columns, f"Accuracy (%) on the test split; seed {', '.join(map(str, seed))}. {PAIRED_NOTE}"))
+    accuracy = markdown(wide, ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS],
+                        f"Accuracy (%) on the test split; {seeds_note}. {PAIRED_NOTE}")
+    self_improvement = markdown(si_wide, ["method"] + [f"{task} {m}" for task in tasks for m in SI_COLUMNS],
+                                f"Self-improvement on the test split: % of questions with an update (attempted), "
+                                f"answers turned wrong to right (n_fixed) and right to wrong (n_broken), mean updates; {seeds_note}.")
+    Path(out_md).write_text(accuracy + "\n" + self_improvement)
+    pd.DataFrame(cells + si_cells).to_csv(out_cells, index=False)
 
 
 def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, out_csv: Path) -> None:
