@@ -111,8 +111,8 @@ def test_recipe_checkpoints_and_name_clashes():
                                           if f"{run}/iter{t}" not in same]
     assert "window_all/iter1" in plan.recipe_checkpoints(DEFAULT, "logical_deduction", 1)
     assert plan.recipe_checkpoints(DEFAULT, "word_sorting", 1) == [
-        "baseline", "tripost/iter1", "temp0.7/iter1", "mask/iter1", "lr3e-4/iter1", "lr3e-5/iter1", "ep4/iter1",
-        "more_questions/iter1", "control/iter1"]
+        "baseline", "tripost/iter1", "temp0.7/iter1", "mask/iter1", "lr3e-4/iter1", "lr1e-4/iter1", "lr3e-5/iter1",
+        "lr3e-5_greedy_after1/iter1", "ep4/iter1", "more_questions/iter1", "control/iter1"]
     clash = config(recipe={**DEFAULT["recipe"], "variants": {"p-1": {"tripost": {"mask_before_feedback": True}}},
                            "runs": ["p-1"]})
     with pytest.raises(ValueError, match=r"recipe.variants.p-1"):
