@@ -219,8 +219,7 @@ def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations:
         rows += [Row(f"{plan.label(name)} first attempt", _present(checkpoints, name), NO_SI),
                  Row(plan.label(name), _present(checkpoints, name), SI)]
     wide, cells = fill(rows, checkpoints, tasks, SPLITS, "core", results)
-    si_rows = [Row(plan.label(n), _present(checkpoints, n), SI) for n in ["baseline"] + tripost]
-    si_wide, si_cells = fill(si_rows, checkpoints, tasks, SI_COLUMNS, "core_self_improvement", results)
+    si_wide, si_cells = fill(self_improvement_rows(checkpoints), checkpoints, tasks, SI_COLUMNS, "core_self_improvement", results)
     seeds = checkpoints["seed"].dropna().unique().tolist()
     seeds_note = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(int(s)) for s in seeds)}"
     Path(out_md).parent.mkdir(parents=True, exist_ok=True)
