@@ -28,7 +28,7 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake paper --report results/report.html $(ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q -rs tests
 
 # The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
 # `make run` fetches them itself; the tests that need them skip without them.
