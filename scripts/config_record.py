@@ -5,8 +5,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the wo
 
 import yaml
 
+from tripost import io
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    Path(sm.output[0]).write_text(yaml.safe_dump(dict(sm.params.config), sort_keys=False))
+    io.write_text(sm.output[0], yaml.safe_dump(dict(sm.params.config), sort_keys=False))

@@ -191,6 +191,32 @@ def test_completions_are_cached_and_counted(server, tmp_path, monkeypatch):
     assert proxy.forwarded == before + 2
 
 
+def test_a_rerun_after_an_interruption_counts_what_the_artifact_paid_for(server, tmp_path, monkeypatch):
+    """Requests paid for by an artifact before its job was killed count as paid in the rerun's
+    ledger, which then equals an uninterrupted run's; no request is sent twice; a repeated request
+    within the artifact, and one paid for by another artifact, are cache hits."""
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    prompts = [f"Q: Today is 0{day}/01/2020.\nAnswer:" for day in range(1, 6)]
+    asked = prompts + prompts[:2]  # two repeats within the artifact
+
+    def run(owner: str, cache: str, ask: list[str]) -> Ledger:
+        llm = LLM(_settings(proxy, model, tmp_path / cache), Ledger(owner=owner))
+        for prompt in ask:
+            llm.complete(prompt, 0.0, 8)
+        return llm.ledger
+
+    before = proxy.forwarded
+    whole = run("a.ledger.json", "cache-whole", asked)
+    assert proxy.forwarded == before + 5 and whole.calls == 5 and whole.cached == 2
+    run("a.ledger.json", "cache-killed", asked[:3])  # the job killed after three answers
+    resumed = run("a.ledger.json", "cache-killed", asked)
+    assert proxy.forwarded == before + 10  # 5 + 3 + the 2 not asked before the kill
+    assert resumed.to_json() == whole.to_json()
+    other = run("b.ledger.json", "cache-killed", prompts[:2])  # another artifact reads them
+    assert other.calls == 0 and other.cached == 2 and other.cost_usd == 0
+
+
 def test_the_chat_api_and_its_system_message(server, tmp_path, monkeypatch):
     proxy, model = server
     monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
@@ -361,7 +387,8 @@ def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_pa
         snakemake(str(first), "--cores", "1", "--configfile", str(path), "--force")  # the job again
         after = json.loads(first.with_suffix(".ledger.json").read_text())
         assert proxy.forwarded == forwarded and first.read_text() == rows
-        assert after["calls"] == 0 and after["cached"] == before["calls"] > 0
+        paid = ("calls", "prompt_tokens", "completion_tokens", "cost_usd")  # what the artifact cost, once
+        assert [after[k] for k in paid] == [before[k] for k in paid] and before["calls"] > 0
         assert (results / "tables" / "main.md").exists()
     finally:
         del os.environ["TRIPOST_TEST_KEY"]

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tripost import plan  # noqa: E402
+from tripost import io, plan  # noqa: E402
 
 
 def save(fig, stem: Path) -> None:
@@ -20,7 +20,8 @@ def save(fig, stem: Path) -> None:
     Path(stem).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     for suffix in (".png", ".pdf"):
-        fig.savefig(Path(stem).with_suffix(suffix), dpi=120)
+        with io.atomic_output(Path(stem).with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Iterable
 
 
-def _atomic_write(path: Path, write) -> None:
+@contextlib.contextmanager
+def atomic_output(path: Path | str) -> Iterator[Path]:
+    """A fresh temporary path beside ``path`` to write a file or a folder to; it becomes ``path``
+    (replacing what was there) only when the block ends without an error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.")) / path.name
     try:
-        with os.fdopen(handle, "w") as out:
-            write(out)
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def _atomic_write(path: Path, write) -> None:
+    with atomic_output(path) as tmp, open(tmp, "w") as out:
+        write(out)
+
+
+def write_text(path: Path | str, text: str) -> None:
+    _atomic_write(Path(path), lambda out: out.write(text))
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -27,8 +42,19 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file; a line that is not JSON (a file cut mid-line) is an error
+    naming the file and the line."""
+    rows = []
     with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}, line {number}: not a JSON line ({error.msg}); "
+                                 f"was the file cut short? Delete it and rerun the rule that makes it") from None
+    return rows
 
 
 def write_json(path: Path, data: Any) -> None:

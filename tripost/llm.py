@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import openai
 
+from tripost import io
+
 RETRIED_STATUS = {408, 409, 429} | set(range(500, 600))
 STOP = "[END]"  # the few-shot blocks end every example with it (spec §2.7)
 
@@ -34,16 +36,33 @@ class LLMError(RuntimeError):
 
 @dataclass
 class Ledger:
-    """What the calls behind one artifact cost."""
+    """What the calls behind one artifact cost. A response that this artifact paid for before its
+    job was interrupted counts as paid again when the rerun reads it from the cache, so the rerun's
+    ledger equals an uninterrupted run's."""
 
     model: str = ""
-    calls: int = 0  # requests answered by the server
-    cached: int = 0  # answered from the cache, no request
+    calls: int = 0  # requests paid for by this artifact (answered by the server, now or before a rerun)
+    cached: int = 0  # answered from the cache, paid for by another artifact or earlier in this one
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    owner: str = field(default="", repr=False, compare=False)  # the artifact it belongs to (its path)
+    _charged: set[str] = field(default_factory=set, repr=False, compare=False)  # request keys paid here
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def charge(self, key: str, response: dict[str, Any], prices: dict[str, float]) -> None:
+        """Count one paid request (once per key: a repeat of a key is a cache hit)."""
+        with self._lock:
+            if key in self._charged:
+                self.cached += 1
+                return
+            self._charged.add(key)
+            self.calls += 1
+            self.prompt_tokens += response["prompt_tokens"]
+            self.completion_tokens += response["completion_tokens"]
+            self.cost_usd += (response["prompt_tokens"] * prices["prompt"]
+                              + response["completion_tokens"] * prices["completion"]) / 1e6
 
     def add(self, **amounts: float) -> None:
         with self._lock:
@@ -51,12 +70,11 @@ class Ledger:
                 setattr(self, name, getattr(self, name) + amount)
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_") and f.name != "owner"}
 
     def write(self, path: Path, **counts: Any) -> None:
         """The ledger, with the artifact's own ``counts`` (records kept, dropped...), as JSON."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({**self.to_json(), **counts}, indent=1) + "\n")
+        io.write_text(path, json.dumps({**self.to_json(), **counts}, indent=1) + "\n")
 
 
 class ResponseCache:
@@ -68,17 +86,21 @@ class ResponseCache:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, request TEXT, response TEXT)")
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(responses)")]
+            if "paid_by" not in columns:  # a cache made before the ledgers knew who paid
+                self._db.execute("ALTER TABLE responses ADD COLUMN paid_by TEXT")
             self._db.commit()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> tuple[dict[str, Any], str | None] | None:
+        """(response, the artifact that paid for it), or None."""
         with self._lock:
-            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+            row = self._db.execute("SELECT response, paid_by FROM responses WHERE key = ?", (key,)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
 
-    def put(self, key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+    def put(self, key: str, request: dict[str, Any], response: dict[str, Any], paid_by: str) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)",
-                             (key, json.dumps(request, sort_keys=True), json.dumps(response)))
+            self._db.execute("INSERT OR REPLACE INTO responses (key, request, response, paid_by) VALUES (?, ?, ?, ?)",
+                             (key, json.dumps(request, sort_keys=True), json.dumps(response), paid_by))
             self._db.commit()
 
 
@@ -96,6 +118,8 @@ class LLM:
         self.cache = ResponseCache(settings["cache"])
         self._sleep = sleep
         self._client: openai.OpenAI | None = None
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks_lock = threading.Lock()
 
     def _api_key(self) -> str:
         name = self.settings.get("api_key_env")
@@ -120,12 +144,20 @@ class LLM:
         if self.settings["api"] == "chat":
             request["system"] = self.settings.get("system") or ""
         key = request_key(request)
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.ledger.add(cached=1)
-            return cached["text"]
-        response = self._call_with_retries(request)
-        self.cache.put(key, request, response)
+        with self._key_locks_lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # threads asking the same request wait for the first one's answer
+            cached = self.cache.get(key)
+            if cached is not None:
+                response, paid_by = cached
+                if self.ledger.owner and paid_by == self.ledger.owner:
+                    self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
+                else:
+                    self.ledger.add(cached=1)
+                return response["text"]
+            response = self._call_with_retries(request)
+            self.cache.put(key, request, response, self.ledger.owner)
+            self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
         return response["text"]
 
     def _call_with_retries(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +178,6 @@ class LLM:
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
-        prices = self.settings["price_per_million_tokens"]
-        self.ledger.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                        cost_usd=(prompt_tokens * prices["prompt"] + completion_tokens * prices["completion"]) / 1e6)
         choice = response.choices[0]
         text = choice.message.content if self.settings["api"] == "chat" else choice.text
         return {"text": text or "", "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tripost import io
+
 # method row of the main table -> (the paper's system, {task: total accuracy %})
 PAPER = {
     "ft rationale": ("LLaMA-7B ft rationale", {"multistep_arithmetic": 16.8, "logical_deduction": 45.8}),
@@ -102,4 +104,4 @@ def render(cells: pd.DataFrame, main_md: str, tasks: list[str], seeds: list[int]
 
 def write(cells_csv: Path, main_md: Path, tasks: list[str], seeds: list[int], scale: str, out: Path) -> None:
     cells = pd.read_csv(cells_csv)
-    Path(out).write_text(render(cells, Path(main_md).read_text(), tasks, seeds, scale))
+    io.write_text(out, render(cells, Path(main_md).read_text(), tasks, seeds, scale))

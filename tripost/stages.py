@@ -94,7 +94,7 @@ def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: d
     solver's, or an LLM's that reach the labelled answer (the others are left out and counted)."""
     from tripost.llm import Ledger
 
-    task, ledger, kind = get_task(task_name), Ledger(), expert_cfg["rationales"]
+    task, ledger, kind = get_task(task_name), Ledger(owner=str(ledger_path)), expert_cfg["rationales"]
     records = [r for path in inputs for r in io.read_jsonl(path)]
     if kind == "scripted":
         rows = [{"id": r["id"], "rationale": task.solve(r)} for r in records]
@@ -122,7 +122,8 @@ def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab
     task = get_task(task_name)
     gold = _gold(rationales)
     texts = [task.rationale_text(r, gold[r["id"]]) for path in records for r in io.read_jsonl(path) if r["id"] in gold]
-    build_tokenizer(texts, task.phrases, vocab_size).save_pretrained(str(out_dir))
+    with io.atomic_output(out_dir) as tmp:
+        build_tokenizer(texts, task.phrases, vocab_size).save_pretrained(str(tmp))
 
 
 # ---- models ---------------------------------------------------------------------------------
@@ -147,8 +148,9 @@ def train_baseline(
         tokenizer = load_tokenizer(tokenizer_dir)
         model = build_scratch_model(tokenizer, model_cfg["scratch"], seed)
     print(f"model: {parameter_count(model):,} parameters; {len(rows)} training texts", flush=True)
-    stats = training.train(model, tokenizer, rows, out_dir, train_cfg, weight=1.0, seed=seed)
-    io.write_json(out_dir / "train_stats.json", stats)
+    with io.atomic_output(out_dir) as tmp:  # a killed job leaves no checkpoint that looks whole
+        stats = training.train(model, tokenizer, rows, tmp, train_cfg, weight=1.0, seed=seed)
+        io.write_json(tmp / "train_stats.json", stats)
 
 
 def load_tokenizer(path: Path):
@@ -170,8 +172,9 @@ def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int,
     min_rows = cfg["min_data_length"]
     if len(rows) < max(min_rows, 1):
         # Too little data: like the original, the loop stops improving; the checkpoint carries over.
-        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
-        io.write_json(out_dir / "train_stats.json", {"skipped": True, "examples": len(rows), "min_data_length": min_rows})
+        with io.atomic_output(out_dir) as tmp:
+            shutil.copytree(model_dir, tmp)
+            io.write_json(tmp / "train_stats.json", {"skipped": True, "examples": len(rows), "min_data_length": min_rows})
         print(f"only {len(rows)} examples (< {min_rows}): checkpoint carried over untrained", flush=True)
         return
     from tripost import training
@@ -180,8 +183,9 @@ def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int,
     if cfg["mask_before_feedback"]:
         rows = [training.mask_before_weighted(row) for row in rows]
     model, tokenizer = load(model_dir)
-    stats = training.train(model, tokenizer, rows, out_dir, cfg["training"], weight=cfg["self_improve_section_weight"], seed=seed)
-    io.write_json(out_dir / "train_stats.json", stats)
+    with io.atomic_output(out_dir) as tmp:
+        stats = training.train(model, tokenizer, rows, tmp, cfg["training"], weight=cfg["self_improve_section_weight"], seed=seed)
+        io.write_json(tmp / "train_stats.json", stats)
 
 
 # ---- TriPosT iteration ----------------------------------------------------------------------
@@ -237,7 +241,7 @@ def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_wor
     """The expert's verdict on every trajectory: kept as is, to edit (where, with what), dropped."""
     from tripost.llm import Ledger
 
-    task, ledger = get_task(task_name), Ledger()
+    task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
     judge = make_expert(task_name, expert_cfg, list(records.values()), ledger)
 
     def locate(row: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +259,7 @@ def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record],
     """The expert's improvement of every trajectory that needs one."""
     from tripost.llm import Ledger
 
-    task, ledger = get_task(task_name), Ledger()
+    task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
     editor = make_expert(task_name, expert_cfg, list(records.values()), ledger)
 
     def improve(row: dict[str, Any]) -> dict[str, Any]:
@@ -332,7 +336,7 @@ def si_demo_attempts(task_name: str, train: Path, expert_cfg: dict[str, Any], de
     and data building as TriPosT's (spec §7.2). Each seed gets its own attempts."""
     from tripost.llm import Ledger
 
-    records, ledger = io.read_jsonl(train), Ledger()
+    records, ledger = io.read_jsonl(train), Ledger(owner=str(ledger_path))
     demonstrator = make_expert(task_name, expert_cfg, records, ledger)
     asks = [(record, index) for index in range(demo_cfg["passes"]) for record in records]
 
@@ -352,8 +356,7 @@ def _write_evaluation(frame, task, started: float, source: str, out_pickle: Path
     from tripost.evaluation import summarise
 
     summary = summarise(frame, task) | {"seconds": time.time() - started, "checkpoint": source}
-    out_pickle.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_pickle, "wb") as handle:
+    with io.atomic_output(out_pickle) as tmp, open(tmp, "wb") as handle:
         pickle.dump(frame, handle)
     io.write_json(out_summary, summary)
     print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total", "seconds")}), flush=True)
@@ -401,7 +404,7 @@ def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Re
     from tripost.evaluation import evaluation_frame
     from tripost.llm import Ledger
 
-    task, ledger = get_task(task_name), Ledger()
+    task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
     model = make_expert(task_name, expert_cfg, train, ledger, kind="openai")
     started = time.time()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from tripost import paired, plan
+from tripost import io, paired, plan
 from tripost.evaluation import SPLITS, metric
 
 SI, NO_SI = "SI", "no SI"
@@ -171,6 +171,11 @@ def self_improvement_rows(checkpoints: pd.DataFrame) -> list[Row]:
     return [Row(plan.label(n), _present(checkpoints, n), SI) for n in names]
 
 
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with io.atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
 def markdown(frame: pd.DataFrame, columns: list[str], note: str) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame[columns].values.tolist()]
@@ -181,8 +186,7 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
                  iterations: int, ablation_iterations: int, max_iteration: int, out: dict[str, Path]) -> None:
     """main / ablations / self_improvement (.csv, .md), cells.csv and checkpoints.csv."""
     checkpoints = checkpoint_table(pickles, results)
-    Path(out["checkpoints"]).parent.mkdir(parents=True, exist_ok=True)
-    checkpoints.to_csv(out["checkpoints"], index=False)
+    write_csv(checkpoints, out["checkpoints"])
     seeds_note = f"mean ± std over seeds {', '.join(map(str, seeds))} (LLM rows: one run, no seed)"
     specs = {
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
@@ -202,9 +206,9 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
         all_cells += cells
         value_columns = [f"{task} {m}" for task in tasks for m in metrics]
         wide = wide.reindex(columns=keys + value_columns) if len(wide) else pd.DataFrame(columns=keys + value_columns)
-        wide.to_csv(out[f"{name}_csv"], index=False)
-        Path(out[f"{name}_md"]).write_text(markdown(wide, keys + value_columns, note))
-    pd.DataFrame(all_cells).to_csv(out["cells"], index=False)
+        write_csv(wide, out[f"{name}_csv"])
+        io.write_text(out[f"{name}_md"], markdown(wide, keys + value_columns, note))
+    write_csv(pd.DataFrame(all_cells), out["cells"])
 
 
 def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path, out_cells: Path) -> None:
@@ -222,14 +226,13 @@ def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations:
     si_wide, si_cells = fill(self_improvement_rows(checkpoints), checkpoints, tasks, SI_COLUMNS, "core_self_improvement", results)
     seeds = checkpoints["seed"].dropna().unique().tolist()
     seeds_note = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(int(s)) for s in seeds)}"
-    Path(out_md).parent.mkdir(parents=True, exist_ok=True)
     accuracy = markdown(wide, ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS],
                         f"Accuracy (%) on the test split; {seeds_note}. {PAIRED_NOTE}")
     self_improvement = markdown(si_wide, ["method"] + [f"{task} {m}" for task in tasks for m in SI_COLUMNS],
                                 f"Self-improvement on the test split: % of questions with an update (attempted), "
                                 f"answers turned wrong to right (n_fixed) and right to wrong (n_broken), mean updates; {seeds_note}.")
-    Path(out_md).write_text(accuracy + "\n" + self_improvement)
-    pd.DataFrame(cells + si_cells).to_csv(out_cells, index=False)
+    io.write_text(out_md, accuracy + "\n" + self_improvement)
+    write_csv(pd.DataFrame(cells + si_cells), out_cells)
 
 
 def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, out_csv: Path) -> None:
@@ -244,13 +247,12 @@ def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, ou
     wide = pd.DataFrame({"checkpoint": names, "method": first["method"],
                          "first attempt": first[f"{task} total"], "SI": si[f"{task} total"],
                          "SI fixed": si[f"{task} n_fixed"], "SI broken": si[f"{task} n_broken"]})
-    wide.to_csv(out_csv, index=False)
+    write_csv(wide, out_csv)
     n = checkpoints["n"].iloc[0] if len(checkpoints) else 0
     seeds = ", ".join(str(int(x)) for x in checkpoints["seed"].dropna().unique())
     note = (f"{task}: accuracy (%) on the {n} validation questions; seeds {seeds} (mean ± std); SI fixed / broken: "
             f"answers self-improvement turned from wrong to right / right to wrong. {PAIRED_NOTE}")
-    Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_md).write_text(markdown(wide, ["method", "first attempt", "SI", "SI fixed", "SI broken"], note))
+    io.write_text(out_md, markdown(wide, ["method", "first attempt", "SI", "SI fixed", "SI broken"], note))
 
 
 def runtime_table(benchmarks: Path) -> pd.DataFrame:

@@ -1,0 +1,46 @@
+"""Every artifact is written atomically: a job killed or failing mid-write leaves the old file (or
+nothing), never half a file, and no temporary files behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from tripost import io
+
+
+def test_a_failed_write_keeps_what_was_there_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "sub" / "table.csv"
+    io.write_text(path, "old\n")
+    with pytest.raises(RuntimeError):
+        with io.atomic_output(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["table.csv"]
+
+
+def test_a_folder_appears_whole_and_replaces_the_old_one(tmp_path):
+    out = tmp_path / "checkpoint"
+    out.mkdir()
+    (out / "stale.bin").write_text("x")
+    with io.atomic_output(out) as tmp:
+        tmp.mkdir()
+        (tmp / "model.safetensors").write_text("weights")
+        assert not (out / "model.safetensors").exists()  # not visible before the block ends
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_jsonl_round_trip_names_the_rows(tmp_path):
+    rows = [{"id": "a", "text": "é\n"}, {"id": "b", "text": ""}]
+    io.write_jsonl(tmp_path / "x.jsonl", rows)
+    assert io.read_jsonl(tmp_path / "x.jsonl") == rows
+
+
+def test_a_file_cut_mid_line_is_an_error_naming_file_and_line(tmp_path):
+    path = tmp_path / "rollouts.jsonl"
+    io.write_jsonl(path, [{"id": str(i), "attempts": ["(1) x"]} for i in range(14)])
+    text = path.read_text()
+    path.write_text(text[: len(text) - 10])  # the 14th line loses its end
+    with pytest.raises(ValueError, match=r"rollouts\.jsonl, line 14: not a JSON line"):
+        io.read_jsonl(path)
