@@ -1,12 +1,12 @@
 # TriPosT (Yu et al., NAACL 2024), rebuilt end to end: raw data -> tables and figures.
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
-from tripost.settings import normalise_config  # noqa: E402
+from tripost.settings import check_config  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -15,8 +15,9 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
-normalise_config(config)
-validate(config, "schemas/config.schema.yaml")
+# Every problem of the config, by key path, before any job (the per-task overrides merged in).
+check_config(config, f"{workflow.basedir}/schemas/config.schema.yaml", workflow.overwrite_configfiles,
+             workflow.config_settings.overwrite_config)
 
 
 include: "rules/common.smk"

@@ -1,9 +1,20 @@
-"""Per-task and per-iteration settings: defaults, then ``overrides`` of the config."""
+"""Per-task and per-iteration settings: defaults, then ``overrides`` of the config; and the
+config's check, which names the key path of every problem before any job runs."""
 
 from __future__ import annotations
 
 import copy
+import math
+import re
+from pathlib import Path
 from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message lists every problem by its key path."""
 
 
 def merged(base: dict[str, Any], *layers: dict[str, Any] | None) -> dict[str, Any]:
@@ -31,16 +42,113 @@ def canonical(value: Any) -> Any:
 def normalise_config(config: dict[str, Any]) -> None:
     """Types the schema expects, where the config's source gives others: YAML reads
     ``iterations: {3: ...}`` (of ``overrides`` or a recipe variant) with an int key (the schema
-    wants the string), and Snakemake's
-    ``--config seeds=[0,1]`` gives the seeds as strings (it parses lists with YAML's base loader)."""
-    blocks = [config.get("overrides") or {}]
-    blocks += [v for v in ((config.get("recipe") or {}).get("variants") or {}).values() if isinstance(v, dict)]
+    wants the string)."""
+    overrides = config.get("overrides")
+    blocks = [overrides] if isinstance(overrides, dict) else []
+    variants = (config.get("recipe") or {}).get("variants") if isinstance(config.get("recipe"), dict) else None
+    blocks += [v for v in (variants or {}).values() if isinstance(v, dict)] if isinstance(variants, dict) else []
     for block in blocks:
         if isinstance(block.get("iterations"), dict):
             block["iterations"] = {str(k): v for k, v in block["iterations"].items()}
-    seeds = config.get("seeds")
-    if isinstance(seeds, list):
-        config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]
+
+
+def _key_path(parts: list[Any]) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+def _set_at(config: Any, parts: list[Any], value: Any) -> None:
+    for part in parts[:-1]:
+        config = config[part]
+    config[parts[-1]] = value
+
+
+def coerce_command_line_values(config: dict[str, Any], validator: jsonschema.protocols.Validator) -> None:
+    """Snakemake parses ``--config`` values with YAML's base loader, so ``seeds=[0,1]`` or
+    ``tripost={iterations: 2}`` arrive as strings: where such a string is what the schema rejects
+    and YAML reads it as a number, boolean or list, use that."""
+    for _ in range(5):  # a list of strings is fixed item by item; nested values need another round
+        changed = False
+        for error in validator.iter_errors(config):
+            if isinstance(error.instance, str) and error.absolute_path:
+                value = yaml.safe_load(error.instance) if error.instance.strip() else None
+                if value is not None and not isinstance(value, str):
+                    _set_at(config, list(error.absolute_path), value)
+                    changed = True
+        if not changed:
+            return
+
+
+def _describe(error: jsonschema.ValidationError, prefix: list[Any]) -> list[str]:
+    path = prefix + list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        unknown = [k for k in error.instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        return [f"{_key_path(path + [key])}: unknown key" for key in unknown]
+    return [f"{_key_path(path) or '(the config)'}: {error.message}"]
+
+
+def _non_finite(value: Any, path: list[Any]) -> list[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_key_path(path)}: {value} is not a finite number"]
+    if isinstance(value, dict):
+        return [e for key, item in value.items() for e in _non_finite(item, path + [key])]
+    if isinstance(value, list):
+        return [e for index, item in enumerate(value) for e in _non_finite(item, path + [index])]
+    return []
+
+
+def _cross_field(config: dict[str, Any]) -> list[tuple[list[Any], str]]:
+    """Rules between keys that a JSON schema cannot state: (key path, problem)."""
+    errors = []
+    scratch = config["model"]["scratch"]
+    if scratch["hidden_size"] % scratch["num_heads"]:
+        errors.append((["model", "scratch", "num_heads"],
+                       f"hidden_size {scratch['hidden_size']} is not a multiple of num_heads {scratch['num_heads']}"))
+    local = config["model"]["name_or_path"]
+    if local and local.startswith(("/", "./", "../", "~")) and not Path(local).expanduser().is_dir():
+        errors.append((["model", "name_or_path"], f"{local} is not a folder (a local model path must exist)"))
+    if config["core_seeds"] > len(config["seeds"]):
+        errors.append((["core_seeds"], f"{config['core_seeds']} but only {len(config['seeds'])} seeds are listed"))
+    return errors
+
+
+def config_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Every problem of ``config`` (after ``--config`` strings are read as YAML), each naming
+    its key path; the per-task overrides are checked merged into the config they change, so an
+    error there is named ``overrides.tasks.<task>.<key path>``."""
+    validator = jsonschema.Draft202012Validator(schema)
+    normalise_config(config)
+    coerce_command_line_values(config, validator)
+    base = [m for e in validator.iter_errors(config) for m in _describe(e, [])]
+    errors = base + _non_finite(config, [])
+    base_rules = [] if base else _cross_field(config)
+    errors += [f"{_key_path(path)}: {problem}" for path, problem in base_rules]
+    overrides = config.get("overrides")
+    per_task = overrides.get("tasks") if isinstance(overrides, dict) else None
+    for task, override in (per_task or {}).items():
+        if not isinstance(override, dict):
+            continue  # the schema's error above names it
+        prefix = ["overrides", "tasks", task]
+        whole = merged(config, override)
+        found = [m for e in validator.iter_errors(whole) for m in _describe(e, []) if m not in base]
+        errors += [f"{_key_path(prefix)}.{m}" for m in found]
+        if not base and not found:
+            errors += [f"{_key_path(prefix + path)}: {problem}" for path, problem in _cross_field(whole)
+                       if (path, problem) not in base_rules]
+    return errors
+
+
+def check_config(config: dict[str, Any], schema_path: Path | str, configfiles: list[Any] | None = None,
+                 command_line: dict[str, Any] | None = None) -> None:
+    """Raise ``ConfigError`` listing every problem of ``config``; also when a ``--configfile``
+    is given without its own ``results`` folder (its run would write into the default run's)."""
+    errors = config_errors(config, yaml.safe_load(Path(schema_path).read_text()))
+    if configfiles and "results" not in (command_line or {}):
+        errors.append("results: a run with --configfile needs its own results folder "
+                      "(set `results:` in the file, or --config results=<folder>)")
+    if errors:
+        raise ConfigError("the config cannot run:\n  " + "\n  ".join(errors))
 
 
 def task_config(config: dict[str, Any], task: str) -> dict[str, Any]:
