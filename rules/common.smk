@@ -75,6 +75,14 @@ def edited_trajectories(wildcards):
     return f"{run_dir(wildcards.task, wildcards.seed, run, wildcards.iteration)}/improvements.jsonl"
 
 
+def collection_settings(wildcards):
+    """Params function: what says which trajectories an iteration's rollouts hold (checked by the
+    jobs that read them)."""
+    block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
+    return {"collect_window": block["collect_window"], "passes": block["rollout"]["passes"],
+            "iteration": int(wildcards.iteration)}
+
+
 def collection_files(wildcards):
     """The split files whose questions a run's iteration collects on (``tripost.collect_from``)."""
     block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))

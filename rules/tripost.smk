@@ -41,6 +41,7 @@ rule feedback:
         f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         tripost=icfg("max_attempt_words"),
+        collection=collection_settings,
         expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
     resources:
@@ -64,6 +65,7 @@ rule improvement:
     benchmark:
         f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
+        collection=collection_settings,
         expert=lambda wc: tcfg(wc)["expert"],
     threads: 1
     resources:

@@ -10,4 +10,5 @@ sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     records = stages.questions_by_id([Path(p) for p in sm.input.questions])
     stages.feedback(sm.wildcards.task, Path(sm.input.rollouts), records, sm.params.tripost["max_attempt_words"],
-                    sm.params.expert, Path(sm.output.feedback), Path(sm.output.ledger))
+                    sm.params.expert, Path(sm.output.feedback), Path(sm.output.ledger),
+                    expected=stages.expected_trajectories(records, sm.params.collection))

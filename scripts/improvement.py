@@ -10,4 +10,4 @@ sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     records = stages.questions_by_id([Path(p) for p in sm.input.questions])
     stages.improvement(sm.wildcards.task, Path(sm.input.feedback), records, sm.params.expert, Path(sm.output.improvements),
-                       Path(sm.output.ledger))
+                       Path(sm.output.ledger), expected=stages.expected_trajectories(records, sm.params.collection))

@@ -20,6 +20,8 @@ MSA, WS = MultistepArithmetic(), WordSorting()
 RECORD = {"id": "q1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33, "bucket": "l3d2", "seen": True}
 HEAD = "Q: ((7 + 7 + 7) - (-8 - -5 + -9)) =\nAnswer:"
 
+ONE_PASS = {"collect_window": None, "passes": 1, "iteration": 1}  # every question, once
+
 
 def sample(answer: str, tag: str = "") -> str:
     return f"(1) Let's calculate A = (7 + 7 + 7) = 21.{tag}\n(Final response) So the answer is {answer}."
@@ -145,9 +147,11 @@ def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
                             tmp_path / "rollouts.ledger.json")
     by_id = {r["id"]: r for r in records}
     stages.feedback("multistep_arithmetic", tmp_path / "rollouts.jsonl", by_id, 512, expert_cfg,
-                    tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json")
+                    tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json",
+                    expected=stages.expected_trajectories(by_id, ONE_PASS))
     stages.improvement("multistep_arithmetic", tmp_path / "feedback.jsonl", by_id, expert_cfg,
-                       tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json")
+                       tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json",
+                       expected=stages.expected_trajectories(by_id, ONE_PASS))
     cfg = {"collect_window": None, "improve_data_ratio": 1.5, "max_data_length": 10000, "min_data_length": 1}
     stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", [train], rationales, cfg, 1, 0,
                                   tmp_path / "data.jsonl", tmp_path / "counts.json")

@@ -29,6 +29,8 @@ from tripost.tasks.date_understanding import _extra_questions
 DU = get_task("date_understanding")
 SECRET = "sk-test-never-written-0123456789"
 
+ONE_PASS = {"collect_window": None, "passes": 1, "iteration": 1}  # every question, once
+
 
 # ---- pure parts ---------------------------------------------------------------------------------
 def _records(n: int = 12) -> list[dict]:
@@ -85,6 +87,8 @@ class FaultProxy(http.server.ThreadingHTTPServer):
 
     def __init__(self, upstream: int):
         self.upstream, self.forwarded, self.failures, self.headers_seen = upstream, 0, [], []
+        self.delivered: set[bytes] = set()  # request bodies whose answer reached the client
+        self.asked_again = 0  # requests forwarded although the same one was answered before
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
@@ -101,6 +105,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             failure = proxy.failures.pop(0) if proxy.failures else None  # None in the list: forward
             if failure is None:
                 proxy.forwarded += 1
+                proxy.asked_again += body in proxy.delivered
         if failure is not None:
             self.send_response(failure)
             self.send_header("retry-after", "0")
@@ -119,6 +124,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+        self.wfile.flush()
+        with proxy.lock:
+            proxy.delivered.add(body)
 
 
 @pytest.fixture(scope="module")
@@ -276,9 +284,11 @@ def test_feedback_and_improvement_stages_survive_a_failing_server(server, tmp_pa
         cfg = _expert_cfg(_settings(proxy, model, tmp_path / f"cache-{run}", max_retries=20))
         proxy.failures = list(failures)
         stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, cfg,
-                        tmp_path / f"{run}.feedback.jsonl", tmp_path / f"{run}.feedback.ledger.json")
+                        tmp_path / f"{run}.feedback.jsonl", tmp_path / f"{run}.feedback.ledger.json",
+                        expected=stages.expected_trajectories(by_id, ONE_PASS))
         stages.improvement("date_understanding", tmp_path / f"{run}.feedback.jsonl", by_id, cfg,
-                           tmp_path / f"{run}.improvements.jsonl", tmp_path / f"{run}.improvements.ledger.json")
+                           tmp_path / f"{run}.improvements.jsonl", tmp_path / f"{run}.improvements.ledger.json",
+                           expected=stages.expected_trajectories(by_id, ONE_PASS))
         outputs[run] = [io.read_jsonl(tmp_path / f"{run}.{kind}.jsonl") for kind in ("feedback", "improvements")]
         assert not proxy.failures  # every injected failure was met and retried
     assert outputs["clean"] == outputs["flaky"]
@@ -292,7 +302,8 @@ def test_feedback_and_improvement_stages_survive_a_failing_server(server, tmp_pa
     forwarded = proxy.forwarded
     cfg = _expert_cfg(_settings(proxy, model, tmp_path / "cache-clean"))
     stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, cfg,
-                    tmp_path / "rerun.jsonl", tmp_path / "rerun.ledger.json")
+                    tmp_path / "rerun.jsonl", tmp_path / "rerun.ledger.json",
+                    expected=stages.expected_trajectories(by_id, ONE_PASS))
     assert proxy.forwarded == forwarded and io.read_jsonl(tmp_path / "rerun.jsonl") == feedback_rows
     assert json.loads((tmp_path / "rerun.ledger.json").read_text())["cached"] == 9
     for path in tmp_path.rglob("*"):  # the key is in no output, ledger or cache file
@@ -310,15 +321,32 @@ def test_llm_improvement_is_asked_once_per_edit_and_checked(server, tmp_path, mo
     _rollouts(tmp_path / "rollouts.jsonl", records)
     scripted = {"kind": "scripted", "rationales": "scripted", "max_rounds": 2, "openai": None}
     stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, scripted,
-                    tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json")
+                    tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json",
+                    expected=stages.expected_trajectories(by_id, ONE_PASS))
     to_edit = sum(r["outcome"] == "to_edit" for r in io.read_jsonl(tmp_path / "feedback.jsonl"))
     assert to_edit == 6
     stages.improvement("date_understanding", tmp_path / "feedback.jsonl", by_id,
                        _expert_cfg(_settings(proxy, model, tmp_path / "cache")),
-                       tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json")
+                       tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json",
+                       expected=stages.expected_trajectories(by_id, ONE_PASS))
     outcomes = [r["outcome"] for r in io.read_jsonl(tmp_path / "improvements.jsonl")]
     assert outcomes.count("dropped:improvement_failed") == to_edit and outcomes.count("directly_correct") == 2
     assert json.loads((tmp_path / "improvements.ledger.json").read_text())["calls"] == to_edit
+
+
+def test_rationales_that_all_miss_their_label_are_an_error_naming_the_file(tmp_path, monkeypatch):
+    class Misses:  # an LLM whose every rationale misses the label
+        def rationale(self, record, sample):
+            return None
+
+    monkeypatch.setattr(stages, "make_expert", lambda *args, **kwargs: Misses())
+    io.write_jsonl(tmp_path / "train.jsonl", _records(4))
+    cfg = {"rationales": "openai", "openai": {"model": "m", "rationale": {"samples": 2}, "concurrency": 1}}
+    with pytest.raises(ValueError, match=r"rationales\.jsonl: no rationale of the 4 questions reaches its label \(m; "):
+        stages.make_rationales("date_understanding", [tmp_path / "train.jsonl"], tmp_path / "rationales.jsonl", cfg,
+                               tmp_path / "ledger.json")
+    assert not (tmp_path / "rationales.jsonl").exists()
+    assert json.loads((tmp_path / "ledger.json").read_text())["kept"] == 0
 
 
 def test_llm_rationales_keep_only_answers_that_reach_the_label(server, tmp_path, monkeypatch):
@@ -328,10 +356,16 @@ def test_llm_rationales_keep_only_answers_that_reach_the_label(server, tmp_path,
     io.write_jsonl(tmp_path / "train.jsonl", records)
     io.write_jsonl(tmp_path / "empty.jsonl", [])
     cfg = _expert_cfg(_settings(proxy, model, tmp_path / "cache"))
-    stages.make_rationales("date_understanding", [tmp_path / "train.jsonl", tmp_path / "empty.jsonl", tmp_path / "empty.jsonl"],
-                           tmp_path / "rationales.jsonl", cfg, tmp_path / "ledger.json")
+    try:
+        stages.make_rationales("date_understanding", [tmp_path / "train.jsonl", tmp_path / "empty.jsonl",
+                                                      tmp_path / "empty.jsonl"], tmp_path / "rationales.jsonl", cfg,
+                               tmp_path / "ledger.json")
+        kept = io.read_jsonl(tmp_path / "rationales.jsonl")
+    except ValueError as error:  # the random tiny model may reach no label at all: an error, not an empty file
+        assert "no rationale of the 6 questions reaches its label" in str(error)
+        assert not (tmp_path / "rationales.jsonl").exists()
+        kept = []
     ledger = json.loads((tmp_path / "ledger.json").read_text())
-    kept = io.read_jsonl(tmp_path / "rationales.jsonl")
     assert ledger["questions"] == 6 and ledger["calls"] == 6 and ledger["kept"] == len(kept)
     for row in kept:  # whatever the tiny model wrote, what is kept reaches the labelled answer
         record = next(r for r in records if r["id"] == row["id"])

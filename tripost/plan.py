@@ -83,8 +83,9 @@ def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> d
     if run == SI_DEMO:
         demo = task_config(config, task)["baselines"]["si_demo"]
         own = {key: demo[key] for key in ("improve_data_ratio", "self_improve_section_weight", "max_data_length")}
-        # the whole training split, as the original's demo collection
-        return canonical(merged(block, own, {"collect_window": None, "rollout": {"passes": demo["passes"]}}))
+        # the whole training split, as the original's demo collection (its attempts are made there)
+        return canonical(merged(block, own, {"collect_window": None, "collect_from": ["train"],
+                                             "rollout": {"passes": demo["passes"]}}))
     if run in config["recipe"]["variants"]:
         variant = config["recipe"]["variants"][run]
         return canonical(merged(block, variant.get("tripost"), variant.get("iterations", {}).get(str(iteration))))

@@ -108,8 +108,11 @@ def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: d
         texts = _each(expert_cfg, kind, rationale, records)
         rows = [{"id": r["id"], "rationale": t} for r, t in zip(records, texts) if t is not None]
     print(f"rationales: {len(rows)} of {len(records)} questions kept", flush=True)
-    io.write_jsonl(out, rows)
     ledger.write(ledger_path, questions=len(records), kept=len(rows))
+    if not rows:
+        raise ValueError(f"{out}: no rationale of the {len(records)} questions reaches its label "
+                         f"({expert_cfg['openai']['model']}; calls and cost in {ledger_path}): nothing to train on")
+    io.write_jsonl(out, rows)
 
 
 def _gold(path: Path) -> dict[str, str]:
@@ -236,9 +239,32 @@ def collection_window(records: list[Record], window: int | None, iteration: int)
     return records[start: start + size]
 
 
+def expected_trajectories(records: dict[str, Record], collection: dict[str, Any]) -> list[tuple[str, int]]:
+    """(id, pass) of every trajectory an iteration's rollouts hold: its window of ``records``
+    (``collection``: ``collect_window``, ``iteration``), ``passes`` times."""
+    window = collection_window(list(records.values()), collection["collect_window"], collection["iteration"])
+    return [(record["id"], index) for index in range(collection["passes"]) for record in window]
+
+
+def read_trajectories(path: Path, expected: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The rows of a rollouts or feedback file, checked to be exactly the ``expected``
+    trajectories: a file cut short, or made with other settings, is an error naming it."""
+    rows = io.read_jsonl(path)
+    got = [(row["id"], row["pass"]) for row in rows]
+    if sorted(got) != sorted(expected):
+        missing, unexpected = set(expected) - set(got), set(got) - set(expected)
+        repeated = len(got) - len(set(got))
+        raise ValueError(
+            f"{path}: {len(rows)} trajectories where {len(expected)} were expected ({len(missing)} missing, "
+            f"{len(unexpected)} not of this iteration's window, {repeated} repeated); the file was cut short or "
+            f"made with other settings: delete it and rerun the rule that makes it")
+    return rows
+
+
 def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, expert_cfg: dict[str, Any],
-             out: Path, ledger_path: Path) -> None:
-    """The expert's verdict on every trajectory: kept as is, to edit (where, with what), dropped."""
+             out: Path, ledger_path: Path, expected: list[tuple[str, int]]) -> None:
+    """The expert's verdict on every trajectory (``expected``: their (id, pass), checked): kept
+    as is, to edit (where, with what), dropped."""
     from tripost.llm import Ledger
 
     task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
@@ -249,14 +275,15 @@ def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_wor
         return {"id": row["id"], "pass": row["pass"],
                 **expert.locate_edit(task, judge, records[row["id"]], trajectory, max_words)}
 
-    rows = _each(expert_cfg, expert_cfg["kind"], locate, io.read_jsonl(rollouts))
+    rows = _each(expert_cfg, expert_cfg["kind"], locate, read_trajectories(rollouts, expected))
     io.write_jsonl(out, rows)
     ledger.write(ledger_path, trajectories=len(rows))
 
 
 def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], expert_cfg: dict[str, Any],
-                out: Path, ledger_path: Path) -> None:
-    """The expert's improvement of every trajectory that needs one."""
+                out: Path, ledger_path: Path, expected: list[tuple[str, int]]) -> None:
+    """The expert's improvement of every trajectory that needs one (``expected``: their (id,
+    pass), checked)."""
     from tripost.llm import Ledger
 
     task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
@@ -266,7 +293,7 @@ def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record],
         improved = expert.improve(task, editor, records[row["id"]], row, expert_cfg["max_rounds"])
         return {"id": row["id"], "pass": row["pass"], **improved}
 
-    rows = _each(expert_cfg, expert_cfg["kind"], improve, io.read_jsonl(feedback_rows))
+    rows = _each(expert_cfg, expert_cfg["kind"], improve, read_trajectories(feedback_rows, expected))
     io.write_jsonl(out, rows)
     ledger.write(ledger_path, trajectories=len(rows))
 
@@ -352,14 +379,25 @@ def si_demo_attempts(task_name: str, train: Path, expert_cfg: dict[str, Any], de
 
 
 # ---- evaluation -----------------------------------------------------------------------------
+def checkpoint_source(model_dir: Path) -> str:
+    """A checkpoint folder named from its ``models/`` component on: the same in every run
+    folder, so that two runs' summaries compare byte for byte."""
+    parts = Path(model_dir).parts
+    if "models" not in parts:
+        return str(model_dir)
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("models"):])
+
+
 def _write_evaluation(frame, task, started: float, source: str, out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+    """The per-question frame and its summary (no wall time or absolute path: those go to the
+    job's log and benchmark file)."""
     from tripost.evaluation import summarise
 
-    summary = summarise(frame, task) | {"seconds": time.time() - started, "checkpoint": source}
+    summary = summarise(frame, task) | {"checkpoint": source}
     with io.atomic_output(out_pickle) as tmp, open(tmp, "wb") as handle:
         pickle.dump(frame, handle)
     io.write_json(out_summary, summary)
-    print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total", "seconds")}), flush=True)
+    print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total")} | {"seconds": time.time() - started}), flush=True)
     return summary
 
 
@@ -375,7 +413,7 @@ def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str,
     model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
-    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, str(model_dir), out_pickle, out_summary)
+    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, checkpoint_source(model_dir), out_pickle, out_summary)
 
 
 def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
@@ -393,7 +431,7 @@ def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cf
     outputs = generate(model, tokenizer, prompts, cfg, seed, desc=f"{task_name} answer only",
                        stop_after_line=lambda i, text: True)
     frame = answer_only_frame(task, test, prompts, outputs)
-    return _write_evaluation(frame, task, started, str(model_dir), out_pickle, out_summary)
+    return _write_evaluation(frame, task, started, checkpoint_source(model_dir), out_pickle, out_summary)
 
 
 def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Record], expert_cfg: dict[str, Any],
