@@ -82,11 +82,15 @@ def _free_port() -> int:
 
 
 class FaultProxy(http.server.ThreadingHTTPServer):
-    """Forwards requests to the server; the next ``failures`` answers are the given HTTP errors
-    instead (a ``None`` among them lets one request through)."""
+    """Forwards requests to the server; the next ``failures`` answers are faults instead (a
+    ``None`` among them lets one request through): an HTTP status (with ``Retry-After: 0``),
+    ``(status, retry_after)``, ``"timeout"`` (no answer for ``stall_s``), ``"reset"`` (the
+    connection closed half-way through the body), ``"invalid_json"`` (status 200, a body that is
+    not JSON), ``"drop"`` (the connection closed before any answer: a server that died)."""
 
     def __init__(self, upstream: int):
         self.upstream, self.forwarded, self.failures, self.headers_seen = upstream, 0, [], []
+        self.stall_s = 3.0
         self.delivered: set[bytes] = set()  # request bodies whose answer reached the client
         self.asked_again = 0  # requests forwarded although the same one was answered before
         self.lock = threading.Lock()
@@ -107,13 +111,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 proxy.forwarded += 1
                 proxy.asked_again += body in proxy.delivered
         if failure is not None:
-            self.send_response(failure)
-            self.send_header("retry-after", "0")
-            self.send_header("content-type", "application/json")
-            payload = json.dumps({"error": {"message": f"injected {failure}"}}).encode()
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self._fault(failure)
             return
         connection = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
         connection.request("POST", self.path, body, {"content-type": "application/json"})
@@ -127,6 +125,31 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
         with proxy.lock:
             proxy.delivered.add(body)
+
+    def _fault(self, failure) -> None:
+        proxy: FaultProxy = self.server
+        if failure == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if failure == "timeout":
+            time.sleep(proxy.stall_s)
+            self.close_connection = True
+            return
+        status, retry_after = failure if isinstance(failure, tuple) else (200, None) if isinstance(failure, str) else (failure, 0)
+        payload = (b'{"id": "x", "choices": [{"text": "cut' if failure == "reset" else b"<html>not json"
+                   if failure == "invalid_json" else json.dumps({"error": {"message": f"injected {status}"}}).encode())
+        self.send_response(status)
+        if retry_after is not None:
+            self.send_header("retry-after", str(retry_after))
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload) * (4 if failure == "reset" else 1)))
+        self.end_headers()
+        self.wfile.write(payload)
+        if failure == "reset":  # fewer bytes than announced, then the connection goes
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +279,23 @@ def test_retries_on_429_and_5xx_then_gives_up_clearly(server, tmp_path, monkeypa
     monkeypatch.delenv("TRIPOST_TEST_KEY")
     with pytest.raises(LLMError, match="TRIPOST_TEST_KEY is not set"):
         LLM(_settings(proxy, model, tmp_path / "other")).complete("Q: no key", 0.0, 8)
+
+
+def test_timeouts_resets_bad_bodies_and_retry_after_are_retried(server, tmp_path, monkeypatch):
+    """Faults beyond an HTTP status: a stalled answer (the client's timeout), a body cut by a
+    reset connection, a 200 whose body is not JSON, a dropped connection, a non-zero Retry-After;
+    each retried, the answer the same as a clean call's, the retries counted."""
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    clean = LLM(_settings(proxy, model, tmp_path / "clean")).complete("Q: faults\nAnswer:", 0.0, 8)
+    waits: list[float] = []
+    llm = LLM(_settings(proxy, model, tmp_path / "cache", timeout_s=1, max_retries=8), sleep=waits.append)
+    proxy.stall_s = 2.0
+    proxy.failures = ["timeout", "reset", "invalid_json", "drop", (429, 1.5), (503, 7)]
+    assert llm.complete("Q: faults\nAnswer:", 0.0, 8) == clean
+    assert not proxy.failures and llm.ledger.retries == 6 and llm.ledger.calls == 1
+    assert waits[-2:] == [1.5, 7.0]  # the server's Retry-After is obeyed
+    assert all(0 < wait <= 60 for wait in waits[:4])  # backoff with jitter for the others
 
 
 def _rollouts(path: Path, records: list[dict]) -> None:

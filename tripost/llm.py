@@ -163,10 +163,11 @@ class LLM:
     def _call_with_retries(self, request: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(self.settings["max_retries"] + 1):
             try:
-                response = self._call(request)
-                break
+                return self._read(self._call(request))
             except (openai.APIConnectionError, openai.APITimeoutError) as error:  # timeouts are connection errors
                 wait, reason = None, type(error).__name__
+            except (json.JSONDecodeError, openai.APIResponseValidationError, AttributeError, IndexError, TypeError) as error:
+                wait, reason = None, f"unreadable response ({type(error).__name__})"  # a body cut, garbled or empty
             except openai.APIStatusError as error:
                 if error.status_code not in RETRIED_STATUS:
                     raise LLMError(f"{self.settings['model']}: HTTP {error.status_code}: {error.message}") from None
@@ -175,12 +176,15 @@ class LLM:
                 raise LLMError(f"{self.settings['model']}: gave up after {attempt + 1} tries ({reason})")
             self.ledger.add(retries=1)
             self._sleep(wait if wait is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2))
+        raise AssertionError("unreachable")
+
+    def _read(self, response) -> dict[str, Any]:
+        """The text and token counts of a completion (an error if it has no choice)."""
         usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
         choice = response.choices[0]
         text = choice.message.content if self.settings["api"] == "chat" else choice.text
-        return {"text": text or "", "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        return {"text": text or "", "prompt_tokens": usage.prompt_tokens if usage else 0,
+                "completion_tokens": usage.completion_tokens if usage else 0}
 
     def _call(self, request: dict[str, Any]):
         common = {"model": request["model"], "temperature": request["temperature"],
