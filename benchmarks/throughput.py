@@ -53,9 +53,9 @@ def main() -> None:
                "deepspeed": args.deepspeed}
         with tempfile.TemporaryDirectory() as tmp:
             stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
-        memory = stats["peak_gpu_memory_gib"]
+        memory = stats["speed"]["peak_gpu_memory_gib"]
         print(f"train  params={parameter_count(model):,} {precision} on {stats['devices']}, deepspeed={args.deepspeed}: "
-              f"{stats['tokens_per_second']:.0f} tokens/s" + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
+              f"{stats['speed']['tokens_per_second']:.0f} tokens/s" + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
     device = job_device()
     model = model.to(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     prompts = [task.prompt(r) for r in records[:256]]

@@ -67,6 +67,8 @@ def kill_during(configfile: Path, started: Path, finished: Path, ready=None, tim
     runs (its output ``finished`` not yet there) and ``ready()`` holds (by default: the job has
     written to its log)."""
     ready = ready or (lambda: started.stat().st_size > 0)
+    if started.parents[2].exists():  # resumed after an earlier kill: unlock first, as the README says
+        subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
     process = subprocess.Popen(_command(configfile), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=_env(), start_new_session=True)
     deadline = time.time() + timeout

@@ -152,8 +152,13 @@ def train_baseline(
         model = build_scratch_model(tokenizer, model_cfg["scratch"], seed)
     print(f"model: {parameter_count(model):,} parameters; {len(rows)} training texts", flush=True)
     with io.atomic_output(out_dir) as tmp:  # a killed job leaves no checkpoint that looks whole
-        stats = training.train(model, tokenizer, rows, tmp, train_cfg, weight=1.0, seed=seed)
-        io.write_json(tmp / "train_stats.json", stats)
+        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, train_cfg, weight=1.0, seed=seed))
+
+
+def write_train_stats(checkpoint: Path, stats: dict[str, Any]) -> None:
+    """``train_stats.json`` of a checkpoint (the same in every run); the speed goes to the log."""
+    print(json.dumps(stats["speed"]), flush=True)
+    io.write_json(checkpoint / "train_stats.json", {key: value for key, value in stats.items() if key != "speed"})
 
 
 def load_tokenizer(path: Path):
@@ -187,8 +192,8 @@ def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int,
         rows = [training.mask_before_weighted(row) for row in rows]
     model, tokenizer = load(model_dir)
     with io.atomic_output(out_dir) as tmp:
-        stats = training.train(model, tokenizer, rows, tmp, cfg["training"], weight=cfg["self_improve_section_weight"], seed=seed)
-        io.write_json(tmp / "train_stats.json", stats)
+        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, cfg["training"],
+                                              weight=cfg["self_improve_section_weight"], seed=seed))
 
 
 # ---- TriPosT iteration ----------------------------------------------------------------------

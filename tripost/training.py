@@ -169,18 +169,20 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     # drop the mixed-precision forward wrapper, so the caller gets back a plain fp32 model
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     trainer.save_model(str(out_dir))
+    (out_dir / "training_args.bin").unlink(missing_ok=True)  # the Trainer's pickled arguments: paths of this run only
     tokenizer.save_pretrained(str(out_dir))
     n_tokens = sum(len(i["input_ids"]) for i in items)
+    seconds = result.metrics.get("train_runtime") or 0.0
     return {
         "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
         "deepspeed": cfg.get("deepspeed") or None,
         "precision": "bf16 autocast" if bf16 else "fp32",
         "zero_stage": trainer.accelerator.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else None,
-        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
         "examples": len(items),
         "dropped_too_long": dropped,
         "tokens_per_epoch": n_tokens,
         "train_loss": result.training_loss,
-        "train_seconds": result.metrics.get("train_runtime"),
-        "tokens_per_second": n_tokens * cfg["epochs"] / max(result.metrics.get("train_runtime", 1), 1e-9),
+        # how fast: of this run and machine only (stages.write_train_stats keeps it out of the checkpoint)
+        "speed": {"train_seconds": seconds, "tokens_per_second": n_tokens * cfg["epochs"] / max(seconds, 1e-9),
+                  "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None},
     }
