@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from tripost import io, stages
 from tripost.expert import plant_error
 from tripost.formats import StepError
@@ -437,6 +438,7 @@ def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_pa
 
     path = write_config(tmp_path, "llm.yaml", change)
     os.environ["TRIPOST_TEST_KEY"] = SECRET
+    started = time.time() - 1
     try:
         snakemake("--cores", "2", "--configfile", str(path))
         ledgers = sorted(results.glob("tripost/date_understanding/seed0/tripost/iter*/*.ledger.json"))
@@ -464,8 +466,13 @@ def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_pa
         paid = ("calls", "prompt_tokens", "completion_tokens", "cost_usd")  # what the artifact cost, once
         assert [after[k] for k in paid] == [before[k] for k in paid] and before["calls"] > 0
         assert (results / "tables" / "main.md").exists()
+        report = tmp_path / "report.html"
+        snakemake("paper", "--report", str(report), "--configfile", str(path))
     finally:
         del os.environ["TRIPOST_TEST_KEY"]
-    for file in results.rglob("*"):
+    # the key is in no file the run left: results, the report, Snakemake's own logs of these runs
+    snakemake_logs = [p for p in (REPO / ".snakemake" / "log").glob("*.log") if p.stat().st_mtime >= started]
+    assert snakemake_logs and report.stat().st_size > 0
+    for file in [*results.rglob("*"), report, *snakemake_logs]:
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
