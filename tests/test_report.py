@@ -102,7 +102,7 @@ def test_the_wide_tables_show_the_cells(built):
     assert "word_sorting n_fixed" in si.columns and "ft answer-only" not in si.index
     assert "mean ± std over seeds 0, 1, 2" in out["main_md"].read_text()
     for name in ("main_md", "ablations_md"):  # the notes say what the marks mean
-        assert tables.PAIRED_NOTE in out[name].read_text() and "{" not in out[name].read_text().split("\n\n")[-1]
+        assert tables.paired_note("cells.csv") in out[name].read_text() and "{" not in out[name].read_text().split("\n\n")[-1]
 
 
 def test_figures_and_results_page_are_written(built, tmp_path):

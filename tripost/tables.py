@@ -17,8 +17,11 @@ from tripost.evaluation import SPLITS, metric
 
 SI, NO_SI = "SI", "no SI"
 SI_COLUMNS = ("attempted", "n_fixed", "n_broken", "rounds")
-PAIRED_NOTE = ("▲ / ▼: better / worse than the same seed's ft rationale (first attempt) on the same questions, "
-               "exact McNemar test pooled over seeds, two-sided p < 0.05 (p-values in cells.csv).")
+def paired_note(cells: str | None) -> str:
+    """The tables' note on the paired test; ``cells``: the file that holds its p-values."""
+    where = f" (p-values in {cells})" if cells else ""
+    return ("▲ / ▼: better / worse than the same seed's ft rationale (first attempt) on the same questions, "
+            f"exact McNemar test pooled over seeds, two-sided p < 0.05{where}.")
 METRICS = [*SPLITS, *(f"first_{s}" for s in SPLITS), *SI_COLUMNS, "fixed", "broken"]
 
 
@@ -191,10 +194,10 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     specs = {
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
                  f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
-                 f"self-improvement rounds, as the paper tests them; the other rows with them. {PAIRED_NOTE}"),
+                 f"self-improvement rounds, as the paper tests them; the other rows with them. {paired_note('cells.csv')}"),
         "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS, ["group", "method", "inference"],
                       f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
-                      f"no SI: the first attempt of the same run. {PAIRED_NOTE}"),
+                      f"no SI: the first attempt of the same run. {paired_note('cells.csv')}"),
         "self_improvement": (self_improvement_rows(checkpoints), SI_COLUMNS, ["method"],
                              f"Per checkpoint, % of test questions with an update (attempted), the number of answers "
                              f"turned from wrong to right (n_fixed) and from right to wrong (n_broken) by the "
@@ -227,7 +230,7 @@ def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations:
     seeds = checkpoints["seed"].dropna().unique().tolist()
     seeds_note = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(int(s)) for s in seeds)}"
     accuracy = markdown(wide, ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS],
-                        f"Accuracy (%) on the test split; {seeds_note}. {PAIRED_NOTE}")
+                        f"Accuracy (%) on the test split; {seeds_note}. {paired_note(Path(out_cells).name)}")
     self_improvement = markdown(si_wide, ["method"] + [f"{task} {m}" for task in tasks for m in SI_COLUMNS],
                                 f"Self-improvement on the test split: % of questions with an update (attempted), "
                                 f"answers turned wrong to right (n_fixed) and right to wrong (n_broken), mean updates; {seeds_note}.")
@@ -251,7 +254,7 @@ def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, ou
     n = checkpoints["n"].iloc[0] if len(checkpoints) else 0
     seeds = ", ".join(str(int(x)) for x in checkpoints["seed"].dropna().unique())
     note = (f"{task}: accuracy (%) on the {n} validation questions; seeds {seeds} (mean ± std); SI fixed / broken: "
-            f"answers self-improvement turned from wrong to right / right to wrong. {PAIRED_NOTE}")
+            f"answers self-improvement turned from wrong to right / right to wrong. {paired_note(None)}")
     io.write_text(out_md, markdown(wide, ["method", "first attempt", "SI", "SI fixed", "SI broken"], note))
 
 
