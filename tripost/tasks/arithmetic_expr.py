@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -99,7 +100,9 @@ def evaluate(expr: str) -> int:
     if not re.fullmatch(r"[\d\s()+\-*]+", expr) or "**" in expr or len(expr) > 2000:
         raise ValueError(f"not an arithmetic expression: {expr!r}")
     try:
-        return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - checked above
+        with warnings.catch_warnings():  # "5(3)" warns before it fails: the failure is what counts
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - checked above
     except (SyntaxError, TypeError, ZeroDivisionError, RecursionError, MemoryError) as error:
         raise ValueError(f"not an arithmetic expression: {expr!r}") from error
 
