@@ -17,7 +17,6 @@ from tripost import io, plan  # noqa: E402
 
 def save(fig, stem: Path) -> None:
     """``<stem>.png`` and ``<stem>.pdf``."""
-    Path(stem).parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     for suffix in (".png", ".pdf"):
         with io.atomic_output(Path(stem).with_suffix(suffix)) as tmp:

@@ -43,10 +43,11 @@ def normalise_config(config: dict[str, Any]) -> None:
     """Types the schema expects, where the config's source gives others: YAML reads
     ``iterations: {3: ...}`` (of ``overrides`` or a recipe variant) with an int key (the schema
     wants the string)."""
-    overrides = config.get("overrides")
+    overrides, recipe = config.get("overrides"), config.get("recipe")
     blocks = [overrides] if isinstance(overrides, dict) else []
-    variants = (config.get("recipe") or {}).get("variants") if isinstance(config.get("recipe"), dict) else None
-    blocks += [v for v in (variants or {}).values() if isinstance(v, dict)] if isinstance(variants, dict) else []
+    variants = recipe.get("variants") if isinstance(recipe, dict) else None
+    if isinstance(variants, dict):
+        blocks += [v for v in variants.values() if isinstance(v, dict)]
     for block in blocks:
         if isinstance(block.get("iterations"), dict):
             block["iterations"] = {str(k): v for k, v in block["iterations"].items()}
@@ -78,8 +79,8 @@ def coerce_command_line_values(config: dict[str, Any], validator: jsonschema.pro
             return
 
 
-def _describe(error: jsonschema.ValidationError, prefix: list[Any]) -> list[str]:
-    path = prefix + list(error.absolute_path)
+def _describe(error: jsonschema.ValidationError) -> list[str]:
+    path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
         patterns = list(error.schema.get("patternProperties", {}))
@@ -120,7 +121,7 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
     normalise_config(config)
     coerce_command_line_values(config, validator)
-    base = [m for e in validator.iter_errors(config) for m in _describe(e, [])]
+    base = [m for e in validator.iter_errors(config) for m in _describe(e)]
     errors = base + _non_finite(config, [])
     base_rules = [] if base else _cross_field(config)
     errors += [f"{_key_path(path)}: {problem}" for path, problem in base_rules]
@@ -131,7 +132,7 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
             continue  # the schema's error above names it
         prefix = ["overrides", "tasks", task]
         whole = merged(config, override)
-        found = [m for e in validator.iter_errors(whole) for m in _describe(e, []) if m not in base]
+        found = [m for e in validator.iter_errors(whole) for m in _describe(e) if m not in base]
         errors += [f"{_key_path(prefix)}.{m}" for m in found]
         if not base and not found:
             errors += [f"{_key_path(prefix + path)}: {problem}" for path, problem in _cross_field(whole)
