@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ALLOWED_SKIPS, unallowed_skips
+from conftest import ALLOWED_SKIP_REASONS, ALLOWED_SKIPS, unallowed_skips
 
 
 def test_an_allowed_prefix_covers_its_parameters_and_nothing_else():
@@ -17,10 +17,12 @@ def test_an_allowed_prefix_covers_its_parameters_and_nothing_else():
                ("tests/test_b.py::test_slurm", "no slurmctld")]
     assert unallowed_skips(skipped, {"tests/test_a.py::test_gpu[": "GPU only"}) == skipped[1:]
     assert unallowed_skips(skipped, {}) == skipped
+    assert unallowed_skips(skipped, {}, {"no slurm": "x"}) == skipped[:2]  # a reason's start, not its middle
+    assert unallowed_skips(skipped, {}, {"no ": "x"}) == [skipped[1]]
 
 
 def test_every_allowed_skip_says_why():
-    assert all(reason.strip() for reason in ALLOWED_SKIPS.values())
+    assert all(reason.strip() for reason in [*ALLOWED_SKIPS.values(), *ALLOWED_SKIP_REASONS.values()])
 
 
 def _run(folder: Path, **env: str) -> subprocess.CompletedProcess:
