@@ -1,9 +1,12 @@
 """The OpenAI-compatible expert, driven through the real ``openai`` client against a real
-``transformers serve`` on loopback (a tiny Llama the test builds), behind a fault-injecting HTTP
-proxy that the tests use to make the server fail and recover."""
+``transformers serve`` on loopback, behind a fault-injecting HTTP proxy that the tests use to make
+the server fail and recover. Two served models: a tiny Llama with random weights (every answer
+unparsable: the failure paths) and one trained here to answer the expert's prompts of fixed
+trajectories as the scripted expert would (the success path: LLM edits reach the training data)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
@@ -14,16 +17,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
 from tripost import io, stages
-from tripost.expert import plant_error
-from tripost.formats import StepError
-from tripost.llm import LLM, Ledger, LLMError
-from tripost.llm_expert import FewShot, clean_attempt, is_legit_update, parse_table, render_feedback
+from tripost.expert import error_line_index, gold_continuation, plant_error
+from tripost.formats import StepError, is_done_feedback
+from tripost.llm import LLM, STOP, Ledger, LLMError
+from tripost.llm_expert import (FewShot, LLMExpert, clean_attempt, feedback_table, is_legit_update, parse_table,
+                                render_feedback)
 from tripost.tasks import get_task
 from tripost.tasks.date_understanding import _extra_questions
 
@@ -92,6 +97,7 @@ class FaultProxy(http.server.ThreadingHTTPServer):
     def __init__(self, upstream: int):
         self.upstream, self.forwarded, self.failures, self.headers_seen = upstream, 0, [], []
         self.stall_s = 3.0
+        self.on_forward: Callable[[int], None] | None = None  # called with the count before each forward
         self.delivered: set[bytes] = set()  # request bodies whose answer reached the client
         self.asked_again = 0  # requests forwarded although the same one was answered before
         self.lock = threading.Lock()
@@ -111,13 +117,20 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             if failure is None:
                 proxy.forwarded += 1
                 proxy.asked_again += body in proxy.delivered
+                count = proxy.forwarded
         if failure is not None:
             self._fault(failure)
             return
-        connection = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
-        connection.request("POST", self.path, body, {"content-type": "application/json"})
-        response = connection.getresponse()
-        payload = response.read()
+        if proxy.on_forward is not None:
+            proxy.on_forward(count)
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
+            connection.request("POST", self.path, body, {"content-type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):  # the server is down: so is the connection
+            self._fault("drop")
+            return
         self.send_response(response.status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
@@ -153,10 +166,64 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
+class Served:
+    """``transformers serve`` of one model directory on a loopback port that stays the same when a
+    test kills the server and starts it again."""
+
+    def __init__(self, model_dir: Path, root: Path):
+        self.model_dir, self.root, self.port = model_dir, root, _free_port()
+        (root / "hub").mkdir(exist_ok=True)
+        self.log = open(root / "serve.log", "a")
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "HF_HUB_CACHE": str(self.root / "hub"), "HF_HUB_OFFLINE": "1",
+               "TRANSFORMERS_VERBOSITY": "error"}
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "transformers"), "serve", str(self.model_dir), "--host", "127.0.0.1",
+             "--port", str(self.port), "--device", "cpu", "--format", "quiet"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/health")
+                if connection.getresponse().status == 200:
+                    self.starts += 1
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.process.kill()
+        pytest.fail(f"transformers serve did not start: {(self.root / 'serve.log').read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+@contextlib.contextmanager
+def served_behind_proxy(model_dir: Path, root: Path) -> Iterator[tuple[FaultProxy, Served]]:
+    served = Served(model_dir, root)
+    served.start()
+    proxy = FaultProxy(served.port)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield proxy, served
+    finally:
+        proxy.shutdown()
+        served.stop()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``transformers serve`` of a tiny Llama (all printable characters in its vocabulary) and a
-    fault-injecting proxy in front of it; yields (proxy, model name)."""
+    """A tiny Llama with random weights (all printable characters in its vocabulary), served behind
+    the fault-injecting proxy; yields (proxy, model name)."""
     from tripost.model import build_scratch_model
     from tripost.tokenizer import train_tokenizer
 
@@ -168,32 +235,8 @@ def server(tmp_path_factory):
                                             "num_heads": 2, "max_positions": 8192}, seed=0)
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_CACHE": str(root / "hub"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-    (root / "hub").mkdir()
-    log = open(root / "serve.log", "w")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", str(model_dir),
-                                "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--format", "quiet"],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"transformers serve did not start: {(root / 'serve.log').read_text()[-2000:]}")
-    proxy = FaultProxy(port)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    yield proxy, str(model_dir)
-    proxy.shutdown()
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    with served_behind_proxy(model_dir, root) as (proxy, _):
+        yield proxy, str(model_dir)
 
 
 def _settings(proxy: FaultProxy, model: str, cache: Path, **changes) -> dict:
@@ -299,12 +342,17 @@ def test_timeouts_resets_bad_bodies_and_retry_after_are_retried(server, tmp_path
     assert all(0 < wait <= 60 for wait in waits[:4])  # backoff with jitter for the others
 
 
+def _planted(records: list[dict]) -> dict[str, tuple[str, StepError]]:
+    """M's wrong attempts (and their planted error) by id: every question but every fourth."""
+    return {record["id"]: plant_error(DU, record) for i, record in enumerate(records) if i % 4}
+
+
 def _rollouts(path: Path, records: list[dict]) -> None:
     """M's trajectories: a planted wrong attempt for most questions, the gold one for every fourth."""
-    rows = []
-    for i, record in enumerate(records):
-        attempt = DU.solve(record) if i % 4 == 0 else plant_error(DU, record)[0]
-        rows.append({"id": record["id"], "pass": 0, "attempts": [attempt], "feedbacks": [], "malformed": False})
+    planted = _planted(records)
+    rows = [{"id": record["id"], "pass": 0, "attempts": [planted[record["id"]][0] if record["id"] in planted
+                                                         else DU.solve(record)], "feedbacks": [], "malformed": False}
+            for record in records]
     io.write_jsonl(path, rows)
 
 
@@ -373,6 +421,139 @@ def test_llm_improvement_is_asked_once_per_edit_and_checked(server, tmp_path, mo
     outcomes = [r["outcome"] for r in io.read_jsonl(tmp_path / "improvements.jsonl")]
     assert outcomes.count("dropped:improvement_failed") == to_edit and outcomes.count("directly_correct") == 2
     assert json.loads((tmp_path / "improvements.ledger.json").read_text())["calls"] == to_edit
+
+
+# ---- an LLM that answers right -------------------------------------------------------------------
+FEW_SHOT = 2
+
+
+def _teaching_pairs(records: list[dict]) -> list[tuple[str, str]]:
+    """(prompt, completion) of the feedback and the improvement requests for each wrong attempt of
+    ``_rollouts``, answered as the scripted expert would: the verifier's table, then the gold
+    lines from the error step on (the prompts are the LLM expert's own)."""
+    prompts = LLMExpert(DU, None, FewShot(DU, records, FEW_SHOT), {})
+    pairs = []
+    by_id = {record["id"]: record for record in records}
+    for key, (wrong, error) in _planted(records).items():
+        record, table = by_id[key], feedback_table(error)
+        pairs.append((prompts.feedback_prompt(record, wrong), f"{table} {STOP}"))
+        step = parse_table(table, wrong).step
+        continuation = gold_continuation(DU, record, wrong, step).split("\n")[error_line_index(wrong, step):]
+        pairs.append((prompts.update_prompt(record, wrong, render_feedback(parse_table(table, wrong), wrong), step),
+                      "\n".join(continuation) + f" {STOP}"))
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """A tiny Llama trained here (the real Trainer, seconds) to answer the feedback and
+    improvement prompts of ``_rollouts``'s wrong attempts correctly; its tokenizer holds each of
+    those prompts as one token, so that it need not learn the long few-shot blocks. Served behind
+    the proxy; yields (proxy, the served process, model name, the questions)."""
+    from tripost.model import build_scratch_model
+    from tripost.tokenizer import train_tokenizer
+    from tripost.training import train
+
+    root = tmp_path_factory.mktemp("teacher")
+    records = _records(8)
+    pairs = _teaching_pairs(records)
+    tokenizer = train_tokenizer([string.printable] * 4 + [answer for _, answer in pairs], [p for p, _ in pairs], 0)
+    model = build_scratch_model(tokenizer, {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2,
+                                            "num_heads": 2, "max_positions": 1024}, seed=0)
+    rows = [{"text": prompt + answer, "prompt_chars": len(prompt)} for prompt, answer in pairs]
+    train(model, tokenizer, rows, root / "teacher", {
+        "max_length": 1024, "epochs": 60, "batch_size": 4, "grad_accum": 1, "lr": 3e-3, "lr_scheduler": "constant",
+        "weight_decay": 0.0, "max_grad_norm": 1.0, "warmup_ratio": 0.0, "bf16": False, "deepspeed": None}, 1.0, seed=0)
+    with served_behind_proxy(root / "teacher", root) as (proxy, served):
+        yield proxy, served, str(root / "teacher"), records
+
+
+def _llm_edits(proxy: FaultProxy, model: str, records: list[dict], out: Path) -> dict[str, object]:
+    """Feedback, improvements and the iteration's training data for ``_rollouts`` of ``records``,
+    the LLM as the expert; every artifact read back."""
+    out.mkdir()
+    by_id = {record["id"]: record for record in records}
+    _rollouts(out / "rollouts.jsonl", records)
+    io.write_jsonl(out / "train.jsonl", records)
+    io.write_jsonl(out / "rationales.jsonl", [{"id": r["id"], "rationale": DU.solve(r)} for r in records])
+    answer = {"temperature": 0.0, "max_tokens": 400}
+    cfg = _expert_cfg(_settings(proxy, model, out / "cache", max_retries=10, few_shot=FEW_SHOT,
+                                feedback=answer, improvement=answer))
+    expected = stages.expected_trajectories(by_id, ONE_PASS)
+    stages.feedback("date_understanding", out / "rollouts.jsonl", by_id, 200, cfg, out / "feedback.jsonl",
+                    out / "feedback.ledger.json", expected=expected)
+    stages.improvement("date_understanding", out / "feedback.jsonl", by_id, cfg, out / "improvements.jsonl",
+                       out / "improvements.ledger.json", expected=expected)
+    data_cfg = {"collect_window": None, "max_data_length": 10000, "min_data_length": 1, "improve_data_ratio": 1.5}
+    stages.build_improvement_data("date_understanding", out / "improvements.jsonl", [out / "train.jsonl"],
+                                  out / "rationales.jsonl", data_cfg, 1, 0, out / "data.jsonl", out / "counts.json")
+    return {**{name: io.read_jsonl(out / f"{name}.jsonl") for name in ("feedback", "improvements", "data")},
+            **{f"{name}.ledger": json.loads((out / f"{name}.ledger.json").read_text())
+               for name in ("feedback", "improvements")}, "counts": json.loads((out / "counts.json").read_text())}
+
+
+def test_llm_edits_reach_the_improvements_and_the_training_data(teacher, tmp_path, monkeypatch):
+    """The trained model's feedback locates each planted error, its improvement is the scripted
+    expert's, and both reach the iteration's training data, through the real client and server."""
+    proxy, _, model, records = teacher
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    run = _llm_edits(proxy, model, records, tmp_path / "run")
+    planted, by_id = _planted(records), {record["id"]: record for record in records}
+    feedback = {row["id"]: row for row in run["feedback"]}
+    improvements = {row["id"]: row for row in run["improvements"]}
+    assert len(feedback) == len(improvements) == len(records) and len(planted) == 6
+    for key, row in feedback.items():
+        if key not in planted:
+            assert row["outcome"] == improvements[key]["outcome"] == "directly_correct"
+            continue
+        wrong, error = planted[key]
+        llm_feedback = render_feedback(error, wrong)
+        assert row["outcome"] == "to_edit" and row["feedback"] == llm_feedback
+        improved = gold_continuation(DU, by_id[key], wrong, error.step)
+        assert improvements[key]["outcome"] == "edited" and improvements[key]["attempts"] == [wrong, improved]
+        assert improvements[key]["feedbacks"][0] == llm_feedback and is_done_feedback(improvements[key]["feedbacks"][1])
+        # the edit is in the training data: M's attempt, the LLM's feedback, the LLM's improvement
+        assert sum(f"{wrong}\nFeedback: {llm_feedback}" in row["text"] and improved in row["text"]
+                   for row in run["data"]) == 1, key
+    assert run["counts"]["num_improvement"] == 6 and run["counts"]["outcomes"] == {"edited": 6, "directly_correct": 2}
+    for stage in ("feedback", "improvements"):
+        ledger = run[f"{stage}.ledger"]
+        assert ledger["calls"] == 6 and ledger["cached"] == ledger["retries"] == 0 and ledger["completion_tokens"] > 0
+    assert all(SECRET.encode() not in path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+
+
+def test_a_server_killed_and_restarted_mid_stage_changes_nothing(teacher, tmp_path, monkeypatch):
+    """``transformers serve`` killed (SIGKILL) as the third request reaches it, with another in
+    flight, and started again: the client retries until it is back; every artifact equals an
+    uninterrupted run's, each request answered once, each paid for once."""
+    proxy, served, model, records = teacher
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    reference = _llm_edits(proxy, model, records, tmp_path / "reference")
+    restarts: list[threading.Thread] = []
+    starts, forwarded = served.starts, proxy.forwarded
+
+    def kill_at_the_third(count: int) -> None:
+        if count - forwarded == 3 and not restarts:
+            served.kill()
+            restarts.append(threading.Thread(target=served.start))
+            restarts[0].start()
+
+    proxy.delivered.clear()
+    proxy.asked_again = 0
+    proxy.on_forward = kill_at_the_third
+    try:
+        killed = _llm_edits(proxy, model, records, tmp_path / "killed")
+    finally:
+        proxy.on_forward = None
+        for thread in restarts:
+            thread.join()
+    assert served.starts == starts + 1 and proxy.forwarded - forwarded > 12  # the lost requests, asked again
+    assert proxy.asked_again == 0  # no request whose answer arrived was sent twice
+    retries = killed["feedback.ledger"].pop("retries") + killed["improvements.ledger"].pop("retries")
+    assert retries >= 1
+    for stage in ("feedback", "improvements"):
+        assert reference[f"{stage}.ledger"].pop("retries") == 0
+    assert killed == reference
 
 
 def test_rationales_that_all_miss_their_label_are_an_error_naming_the_file(tmp_path, monkeypatch):

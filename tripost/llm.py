@@ -138,7 +138,8 @@ class LLM:
         return self._client
 
     def complete(self, prompt: str, temperature: float, max_tokens: int, sample: int = 0) -> str:
-        """The completion of ``prompt`` up to ``[END]``; ``sample`` tells apart repeated samples."""
+        """The completion of ``prompt`` up to ``[END]`` (the cache keeps the server's text as it
+        came); ``sample`` tells apart repeated samples."""
         request = {"model": self.settings["model"], "api": self.settings["api"], "prompt": prompt,
                    "temperature": temperature, "max_tokens": max_tokens, "stop": [STOP], "sample": sample}
         if self.settings["api"] == "chat":
@@ -154,11 +155,11 @@ class LLM:
                     self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
                 else:
                     self.ledger.add(cached=1)
-                return response["text"]
+                return before_stop(response["text"])
             response = self._call_with_retries(request)
             self.cache.put(key, request, response, self.ledger.owner)
             self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
-        return response["text"]
+        return before_stop(response["text"])
 
     def _call_with_retries(self, request: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(self.settings["max_retries"] + 1):
@@ -193,6 +194,12 @@ class LLM:
             messages = ([{"role": "system", "content": request["system"]}] if request["system"] else [])
             return self.client.chat.completions.create(messages=messages + [{"role": "user", "content": request["prompt"]}], **common)
         return self.client.completions.create(prompt=request["prompt"], **common)
+
+
+def before_stop(text: str) -> str:
+    """``text`` up to the stop string: OpenAI leaves the stop string out of a completion, but some
+    compatible servers (``transformers serve``) return it and what their last step decoded."""
+    return text.split(STOP, 1)[0]
 
 
 def _retry_after(response) -> float | None:

@@ -22,7 +22,8 @@ FEEDBACK_CUE = "Earliest error step:"
 
 
 # ---- few-shot examples --------------------------------------------------------------------------
-def _table(error: StepError) -> str:
+def feedback_table(error: StepError) -> str:
+    """The error as the few-shot examples' table (what the LLM is asked to write after the cue)."""
     reason = error.reason[0].upper() + error.reason[1:]
     return f' ({error.step})\nError segment: "{error.part}"\nError reason: {reason}.'
 
@@ -41,7 +42,7 @@ class FewShot:
             wrong, error = planted
             gold = task.solve(record)
             self.rationale.append(f"{task.prompt(record)}\n{gold} {STOP}")
-            self.feedback.append(f"{task.prompt(record)}\n{wrong}\n{FEEDBACK_CUE}{_table(error)} {STOP}")
+            self.feedback.append(f"{task.prompt(record)}\n{wrong}\n{FEEDBACK_CUE}{feedback_table(error)} {STOP}")
             update_head = with_info(UPDATED_HEAD, task.info)
             self.update.append(f"{task.prompt(record)}\n{wrong} {STOP}\nFeedback: {render_feedback(error, wrong)}\n"
                                f"{update_head}\n{gold} {STOP}")
@@ -143,19 +144,28 @@ class LLMExpert:
             return None
         return text if self.task.has_valid_content(record, text) else None
 
+    def feedback_prompt(self, record: Record, attempt: str) -> str:
+        """FBK's prompt: the few-shot tables, then the question and the attempt up to the cue."""
+        return f"{self.few_shot.block('feedback')}{self.task.prompt(record)}\n{attempt}\n{FEEDBACK_CUE}"
+
+    def update_prompt(self, record: Record, attempt: str, feedback: str, step: str) -> str:
+        """IMP's prompt: the few-shot updates, the attempt and its feedback, then the attempt's
+        lines before the error step (the LLM continues from there)."""
+        prefix = attempt.split("\n")[: error_line_index(attempt, step)]
+        partial = "\n" + "".join(line + "\n" for line in prefix)
+        return (f"{self.few_shot.block('update')}{self.task.prompt(record)}\n{attempt} {STOP}\nFeedback: {feedback}\n"
+                f"{with_info(UPDATED_HEAD, self.task.info)}{partial}")
+
     def error_feedback(self, record: Record, attempt: str) -> str:
-        prompt = f"{self.few_shot.block('feedback')}{self.task.prompt(record)}\n{attempt}\n{FEEDBACK_CUE}"
         params = self.settings["feedback"]
-        error = parse_table(self.llm.complete(prompt, params["temperature"], params["max_tokens"]), attempt)
+        completion = self.llm.complete(self.feedback_prompt(record, attempt), params["temperature"], params["max_tokens"])
+        error = parse_table(completion, attempt)
         return ERROR if error is None else render_feedback(error, attempt)
 
     def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
         """The improved attempt: M's lines before the error step, then the LLM's continuation."""
-        lines = attempt.split("\n")
-        prefix = lines[: error_line_index(attempt, step)]
-        partial = "\n" + "".join(line + "\n" for line in prefix)
-        prompt = (f"{self.few_shot.block('update')}{self.task.prompt(record)}\n{attempt} {STOP}\nFeedback: {feedback}\n"
-                  f"{with_info(UPDATED_HEAD, self.task.info)}{partial}")
+        prefix = attempt.split("\n")[: error_line_index(attempt, step)]
+        prompt = self.update_prompt(record, attempt, feedback, step)
         params = self.settings["improvement"]
         text = clean_attempt("\n".join(prefix + [self.llm.complete(prompt, params["temperature"], params["max_tokens"])]))
         return text if text is not None and is_legit_update(attempt, text, step, part) else None
