@@ -1,4 +1,4 @@
-# The baselines (spec §7): ft rationale and ft answer-only (SFT from scratch, or from the HF
+# The baselines (method §7): ft rationale and ft answer-only (SFT from scratch, or from the HF
 # model), and the two trained from the ft-rationale checkpoint, LMSI and ft SI demo (whose
 # trajectories then go through the TriPosT rules as the one-iteration run `si_demo`).
 
@@ -16,7 +16,7 @@ rule baseline:
     benchmark:
         f"{R}/benchmarks/baseline/{{task}}_seed{{seed}}.tsv"
     params:
-        model=lambda wc: tcfg(wc)["model"],
+        model=model_settings,
         training=lambda wc: tcfg(wc)["baseline"]["training"],
     # the longest jobs first: every task's baseline starts before any iteration job, so that
     # the short per-iteration jobs fill the cores while the longest baseline still trains
@@ -44,7 +44,7 @@ rule answer_only:
     benchmark:
         f"{R}/benchmarks/answer_only/{{task}}_seed{{seed}}.tsv"
     params:
-        model=lambda wc: tcfg(wc)["model"],
+        model=model_settings,
         training=training_override("answer_only", "baseline"),
     priority: 5
     threads: config["threads"]
@@ -139,8 +139,8 @@ rule si_demo_attempts:
     benchmark:
         f"{R}/benchmarks/si_demo_attempts/{{task}}_seed{{seed}}.tsv"
     params:
-        expert=lambda wc: tcfg(wc)["expert"],
-        demo=lambda wc: tcfg(wc)["baselines"]["si_demo"],
+        expert=expert_for("si_demo"),
+        demo=lambda wc: {k: tcfg(wc)["baselines"]["si_demo"][k] for k in ("passes", "attempt_temperature")},
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,7 +1,7 @@
 # Paths, settings and input functions shared by every rule.
 from tripost import plan  # noqa: E402
 from tripost.bigbench import TASK_FILES as BIGBENCH_FILES  # noqa: E402
-from tripost.settings import task_config  # noqa: E402
+from tripost.settings import expert_params, task_config  # noqa: E402
 from tripost.tasks import get_task  # noqa: E402
 
 R = config["results"]
@@ -25,6 +25,17 @@ wildcard_constraints:
 def tcfg(wildcards):
     """The config as it applies to the job's task."""
     return task_config(config, wildcards.task)
+
+
+def expert_for(stage):
+    """Params function: what of the task's expert block the stage's output depends on."""
+    return lambda wildcards: expert_params(tcfg(wildcards)["expert"], stage)
+
+
+def model_settings(wildcards):
+    """Params function: the model block a training job reads (not the tokenizer's vocabulary)."""
+    model = tcfg(wildcards)["model"]
+    return {"name_or_path": model["name_or_path"], "scratch": model["scratch"]}
 
 
 def icfg(*keys):

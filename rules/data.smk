@@ -71,7 +71,7 @@ rule rationales:
     benchmark:
         f"{R}/benchmarks/rationales/{{task}}.tsv"
     params:
-        expert=lambda wc: tcfg(wc)["expert"],
+        expert=expert_for("rationales"),
     threads: 1
     resources:
         mem_mb=2000,

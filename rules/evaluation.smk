@@ -65,7 +65,7 @@ rule evaluate_llm:
     benchmark:
         f"{R}/benchmarks/evaluate_llm/{{task}}_{{llm_method}}.tsv"
     params:
-        expert=lambda wc: tcfg(wc)["expert"],
+        expert=expert_for("llm_baselines"),
         llm=lambda wc: tcfg(wc)["baselines"]["llm"],
     threads: 1
     resources:

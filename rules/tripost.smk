@@ -42,7 +42,7 @@ rule feedback:
     params:
         tripost=icfg("max_attempt_words"),
         collection=collection_settings,
-        expert=lambda wc: tcfg(wc)["expert"],
+        expert=expert_for("feedback"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,7 +66,7 @@ rule improvement:
         f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     params:
         collection=collection_settings,
-        expert=lambda wc: tcfg(wc)["expert"],
+        expert=expert_for("improvement"),
     threads: 1
     resources:
         mem_mb=2000,

@@ -4,11 +4,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
 
 from tripost import io, stages
+from tripost.settings import job_expert
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
+    expert = job_expert(sm.params.expert, sm.config, sm.wildcards.task)
     stages.evaluate_llm(
         sm.wildcards.task, sm.wildcards.llm_method, io.read_jsonl(sm.input.test), io.read_jsonl(sm.input.train),
-        sm.params.expert, sm.params.llm, Path(sm.output.pickle), Path(sm.output.summary), Path(sm.output.ledger),
+        expert, sm.params.llm, Path(sm.output.pickle), Path(sm.output.summary), Path(sm.output.ledger),
     )

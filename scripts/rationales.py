@@ -4,9 +4,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
 
 from tripost import stages
+from tripost.settings import job_expert
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
+    expert = job_expert(sm.params.expert, sm.config, sm.wildcards.task)
     inputs = [Path(sm.input.train), Path(sm.input.val), Path(sm.input.extra_train)]
-    stages.make_rationales(sm.wildcards.task, inputs, Path(sm.output.rationales), sm.params.expert, Path(sm.output.ledger))
+    stages.make_rationales(sm.wildcards.task, inputs, Path(sm.output.rationales), expert, Path(sm.output.ledger))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tripost import bigbench, stages
 from tripost.formats import names_an_error, scripted_error_feedback
@@ -59,6 +60,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for nodeid, reason in bad:
             reporter.write_line(f"{nodeid}: {reason}")
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def quick_config() -> dict:
+    """What ``--configfile configs/quick.yaml`` makes of config.yaml: the whole micro config."""
+    from tripost.settings import merged
+
+    return merged(*(yaml.safe_load((REPO / name).read_text()) for name in ("config.yaml", "configs/quick.yaml")))
 
 
 def published(relative: str) -> list[dict]:

@@ -84,7 +84,7 @@ def test_answer_only_texts_and_parser():
     row = answer_only.row(MSA, {**RECORD, "answer": -61200}, MSA.answer_only_text({**RECORD, "answer": -61200}))
     assert row["text"] == f"{HEAD} -61200" and row["prompt_chars"] == len(HEAD)
     assert answer_only.prompt(MSA, RECORD) == HEAD
-    # the original lost the sign of negative answers and could not read letters (spec §7.1 [BUG])
+    # the original lost the sign of negative answers and could not read letters (method §7.1 [BUG])
     assert MSA.parse_answer_only(" -61200\nQ: more") == -61200
     assert MSA.parse_answer_only(" 12 + 3") is None and MSA.parse_answer_only("") is None
     assert WS.answer_only_text({"answer": ["apple", "pear"]}) == "apple pear"

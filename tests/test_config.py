@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
-from tripost.settings import config_errors, merged
+from conftest import REPO, quick_config
+from tripost.settings import LLM_CONNECTION, LLM_REQUESTS, config_errors, expert_params, job_expert, merged, task_config
 
 SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
-# what `--configfile config/quick.yaml` makes of config.yaml
-QUICK = merged(*(yaml.safe_load((REPO / name).read_text()) for name in ("config.yaml", "config/quick.yaml")))
+QUICK = quick_config()
 
 
 def _set(config: dict, path: str, value) -> None:
@@ -111,3 +110,22 @@ def test_a_nested_value_on_the_command_line_is_named_when_wrong(tmp_path):
     message = run.stdout + run.stderr
     assert run.returncode != 0 and "tripost.iterations: 'zero' is not of type 'integer'" in message
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("stage", ["rationales", "feedback", "improvement", "si_demo", "llm_baselines"])
+def test_a_job_gets_back_the_expert_settings_it_reads(stage):
+    """A rule's expert params hold what its output depends on; the job adds the connection from
+    the config: together, the task's expert block as the stage reads it."""
+    config = merged(QUICK, {"expert": {"kind": "openai", "rationales": "openai", "openai": {"concurrency": 3}},
+                            "overrides": {"tasks": {"word_sorting": {"expert": {"openai": {"timeout_s": 9}}}}}})
+    expert = task_config(config, "word_sorting")["expert"]
+    params = expert_params(expert, stage)
+    assert not set(params.get("openai", {})) & set(LLM_CONNECTION)
+    job = job_expert(params, config, "word_sorting")
+    assert job["openai"]["concurrency"] == 3 and job["openai"]["timeout_s"] == 9
+    requests = set(LLM_REQUESTS[stage])
+    kept = {key for key in expert["openai"] if key not in {"rationale", "feedback", "improvement"} - requests}
+    assert job["openai"] == {key: expert["openai"][key] for key in kept}
+    assert (job.get("max_rounds") == expert["max_rounds"]) == (stage == "improvement")
+    scripted = expert_params(merged(expert, {"kind": "scripted", "rationales": "scripted"}), stage)
+    assert "openai" not in scripted and job_expert(scripted, config, "word_sorting") == scripted

@@ -25,7 +25,7 @@ def _formatted(record: dict) -> str:
 
 def test_hf_split_sizes():
     split = hf_split(_examples())
-    assert len(split["train"]) == 296 and len(split["validation"]) == 73  # spec §1.3: idx 0-295, 0-72
+    assert len(split["train"]) == 296 and len(split["validation"]) == 73  # method §1.3: idx 0-295, 0-72
     assert sorted(split["train"] + split["validation"]) == list(range(369))
 
 

@@ -36,7 +36,7 @@ def test_directly_correct_and_self_improved_are_kept():
 
 
 def test_a_right_answer_reached_after_a_wrong_feedback_is_edited_there():
-    # M's own feedback is verified, not kept as it is (the original kept it, spec §5.4.2)
+    # M's own feedback is verified, not kept as it is (the original kept it, method §5.4.2)
     located = locate_edit(MSA, EXPERT, RECORD, Trajectory([WRONG, GOLD], ["my own feedback"]), 512)
     assert located["outcome"] == "to_edit" and located["edit_index"] == 0 and located["feedback"] == EXPERT_FB
     # a false alarm on a right attempt: the trajectory ends there with the "correct" feedback

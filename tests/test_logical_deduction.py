@@ -211,7 +211,7 @@ def test_splits_are_the_papers_training_puzzles_and_the_rest_is_test():
     cfg = {"extra_seed": 1, "n_extra_train": 60}
     splits = TASK.make_splits(cfg, examples[3], examples[5], examples[7])
     assert len(splits["train"]) == 360 and len(splits["val"]) == 40 and len(splits["test"]) == 1500 - 400
-    assert sum(r["bucket"] == "3" for r in splits["train"]) == 183  # spec §1.3: 183 three-, 177 five-object
+    assert sum(r["bucket"] == "3" for r in splits["train"]) == 183  # method §1.3: 183 three-, 177 five-object
     assert sum(r["bucket"] == "3" for r in splits["val"]) == 20
     assert all(r["seen"] and r["bucket"] in ("3", "5") for r in splits["train"] + splits["val"] + splits["extra_train"])
     assert sum(not r["seen"] for r in splits["test"]) == 700

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, quick_config
 from test_llm_expert import SECRET, _settings, server  # noqa: F401 - the loopback LLM fixture
 from tripost.settings import merged
 
@@ -24,8 +24,8 @@ RUN_SPECIFIC = ("logs/", "benchmarks/", "config.yaml", "tables/runtimes.csv", "t
 
 
 def micro_config(tmp_path: Path, name: str, **changes) -> Path:
-    """config/quick.yaml, one task and one seed, two TriPosT iterations, no other baselines."""
-    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    """configs/quick.yaml, one task and one seed, two TriPosT iterations, no other baselines."""
+    config = quick_config()
     config.update(tasks=["word_sorting"], seeds=[0], core_seeds=1)
     config["tripost"]["iterations"] = 2
     config = merged(config, changes)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import slurm_cluster
-from conftest import REPO
+from conftest import REPO, quick_config
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def submissions(log: str) -> tuple[dict[str, str], list[str], set[str]]:
 @pytest.mark.slurm
 def test_the_micro_config_runs_through_slurm(cluster, tmp_path):
     results = tmp_path / "results"
-    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text()) | {"results": str(results), "seeds": [0]}
+    config = quick_config() | {"results": str(results), "seeds": [0]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = dict(cluster.env, PYTHONPATH=str(REPO))
     started = time.time()

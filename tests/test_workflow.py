@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, recompute
+from conftest import REPO, quick_config, recompute
 from tripost import io
 from tripost.tasks import get_task
 
@@ -39,7 +39,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def write_config(tmp_path: Path, name: str, change) -> Path:
-    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    config = quick_config()
     change(config)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(config))
@@ -64,7 +64,7 @@ def test_seeds_given_on_the_command_line_plan_only_those_seeds(tmp_path):
     assert planned == {"2"}
 
 
-@pytest.mark.parametrize("config", ["configs/paper.yaml", "config/quick.yaml"])
+@pytest.mark.parametrize("config", ["configs/paper.yaml", "configs/quick.yaml"])
 def test_every_shipped_config_validates_and_plans_the_paper_target(config, tmp_path):
     counts = job_counts(snakemake("paper", "-n", "--configfile", config, "--config", f"results={tmp_path}").stdout)
     assert counts["tables"] == 1 and counts["evaluate"] > 0 and counts["lmsi"] > 0
@@ -80,7 +80,7 @@ def micro_run(tmp_path_factory):
     """The paper target of the micro config, run once. TRIPOST_MICRO_RESULTS names a folder to
     (re)use instead, when working on these tests; Snakemake brings it up to date first."""
     results = Path(os.environ.get("TRIPOST_MICRO_RESULTS") or tmp_path_factory.mktemp("micro") / "results")
-    snakemake("paper", "--cores", "2", "--configfile", "config/quick.yaml", "--config", f"results={results}")
+    snakemake("paper", "--cores", "2", "--configfile", "configs/quick.yaml", "--config", f"results={results}")
     return results
 
 
@@ -91,7 +91,7 @@ def test_micro_run_builds_every_checkpoint_and_evaluation(micro_run):
     for task in TASKS:
         for seed in (0, 1):
             names = ["baseline", "answer_only", "lmsi", "si_demo/iter1"] + [f"tripost/iter{t}" for t in (1, 2, 3)]
-            if task == "word_sorting":  # the ablations run on word sorting only (config/quick.yaml)
+            if task == "word_sorting":  # the ablations run on word sorting only (configs/quick.yaml)
                 names += ["tripost/iter4", "p-1/iter2", "w2/iter2"]
             for name in names:
                 assert (micro_run / "models" / task / f"seed{seed}" / name / "config.json").exists()
@@ -158,7 +158,7 @@ def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
     """The micro recipe (two variants and the control, two iterations) for one task, from the
     micro run's baseline: scored on the validation split, which no model trained on."""
     task = "word_sorting"
-    snakemake(str(micro_run / "recipe" / f"{task}_t2.md"), "--cores", "2", "--configfile", "config/quick.yaml",
+    snakemake(str(micro_run / "recipe" / f"{task}_t2.md"), "--cores", "2", "--configfile", "configs/quick.yaml",
               "--config", f"results={micro_run}")
     data = micro_run / "data" / task
     val = {r["id"] for r in io.read_jsonl(data / "val.jsonl")}
@@ -189,13 +189,13 @@ def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
 
 def test_core_target_is_the_first_seeds_main_run(micro_run):
     (micro_run / "tables" / "core.md").unlink(missing_ok=True)
-    result = snakemake("core", "--cores", "1", "--configfile", "config/quick.yaml", "--config", f"results={micro_run}")
+    result = snakemake("core", "--cores", "1", "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}")
     assert set(job_counts(result.stdout + result.stderr)) == {"core_table", "core"}  # every evaluation was there
     core = (micro_run / "tables" / "core.md").read_text()
     assert "| ft rationale |" in core and "| TriPosT (t=3) |" in core and "seed 0." in core
     assert "| TriPosT (t=3) first attempt |" in core and "n_broken" in core
     # both seeds of the micro run: every cell pools them, with its paired test
-    snakemake("core", "--cores", "1", "--configfile", "config/quick.yaml", "--config", f"results={micro_run}", "core_seeds=2")
+    snakemake("core", "--cores", "1", "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}", "core_seeds=2")
     assert "seeds 0, 1." in (micro_run / "tables" / "core.md").read_text()
     cells = pd.read_csv(micro_run / "tables" / "core_cells.csv")
     tripost = cells[(cells["table"] == "core") & (cells["method"] == "TriPosT (t=3)") & (cells["metric"] == "seen")]
@@ -214,6 +214,30 @@ def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_pa
     assert "baseline" not in counts and "splits" not in counts and "lmsi" not in counts
 
 
+def test_settings_no_job_reads_rerun_nothing(micro_run, tmp_path):
+    """With the scripted expert no job sends a request: the LLM's model, prices, connection and
+    request settings are read by none, and changing them plans no job."""
+    def change(config: dict) -> None:
+        config["results"] = str(micro_run)
+        config["expert"]["openai"].update(model="another-model", price_per_million_tokens={"prompt": 9.0, "completion": 9.0},
+                                          concurrency=1, timeout_s=5, feedback={"temperature": 0.5, "max_tokens": 7})
+    result = snakemake("paper", "-n", "--configfile", str(write_config(tmp_path, "unread.yaml", change)))
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_the_training_rate_reruns_only_checkpoints_and_what_follows(micro_run, tmp_path):
+    def change(config: dict) -> None:
+        config["results"] = str(micro_run)
+        config["tripost"]["training"]["lr"] = 2 * config["tripost"]["training"]["lr"]
+    output = snakemake("paper", "-n", "--configfile", str(write_config(tmp_path, "lr.yaml", change))).stdout
+    counts = job_counts(output)
+    assert counts["tripost_checkpoint"] > 0 and counts["lmsi"] == 2 * 4  # LMSI trains with tripost.training
+    assert not set(counts) & {"splits", "rationales", "tokenizer", "baseline", "answer_only", "lmsi_samples",
+                              "lmsi_data", "si_demo_attempts"}
+    # iteration 1 collects from the baseline, which does not change: its rollouts and data stay
+    assert not re.search(r"/iter1/(rollouts|feedback|improvements|train)\.jsonl\n", output.replace(",", "\n"))
+
+
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -221,7 +245,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 def test_report_is_self_contained_and_shows_every_figure_in_chromium(micro_run, tmp_path):
     report = tmp_path / "report.html"
-    snakemake("paper", "--report", str(report), "--configfile", "config/quick.yaml", "--config", f"results={micro_run}")
+    snakemake("paper", "--report", str(report), "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}")
     html = report.read_text()
     assert "<script src=" not in html and "<link href=\"http" not in html  # nothing fetched when opened
     if CHROMIUM is None:

@@ -1,7 +1,7 @@
-"""Answer-only texts (spec §1.2, §7.1): ``Q: <question>\\nAnswer: <answer>``, no rationale.
+"""Answer-only texts (method §2.2, §7.1): ``Q: <question>\\nAnswer: <answer>``, no rationale.
 
 The "ft answer-only" baseline trains on them and answers from ``Q: ...\\nAnswer:``; LMSI adds one
-per kept sample, with the sample's final response as the answer (spec §7.3).
+per kept sample, with the sample's final response as the answer (method §7.3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test-set evaluation of one checkpoint: a DataFrame per question and a summary (spec §6)."""
+"""Test-set evaluation of one checkpoint: a DataFrame per question and a summary (method §6)."""
 
 from __future__ import annotations
 

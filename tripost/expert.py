@@ -1,4 +1,4 @@
-"""The expert's edit of M's trajectories: first wrong feedback of M, then the improvement (spec §5.4).
+"""The expert's edit of M's trajectories: first wrong feedback of M, then the improvement (method §5.4).
 
 ``locate_edit`` runs the feedback module (FBK) on every attempt of M's trajectory and finds the
 first place where M's own feedback disagrees with the expert's. ``improve`` runs the improvement
@@ -117,7 +117,7 @@ def locate_edit(task: Task, expert: Expert, record: Record, trajectory: Trajecto
     ``feedback`` to put there), or ``dropped:<reason>``. A right answer reached after a feedback
     of M that the expert does not share is edited there: M's false alarm on a right attempt
     becomes the "correct" feedback and the trajectory ends at that attempt (the original kept M's
-    feedback unverified, spec §5.4.2: docs/deviations.md); so does M's last feedback on a right
+    feedback unverified, method §5.4.2: docs/deviations.md); so does M's last feedback on a right
     final attempt.
     """
     attempts, feedbacks = list(trajectory.attempts), list(trajectory.feedbacks)
@@ -168,7 +168,7 @@ def gold_continuation(task: Task, record: Record, attempt: str, error_step: str)
 
 
 def improve(task: Task, expert: Expert, record: Record, located: dict[str, Any], max_rounds: int) -> dict[str, Any]:
-    """Apply the improvement to an edit (spec §5.4 E-F): from the edit point, up to ``max_rounds``
+    """Apply the improvement to an edit (method §5.4.3 E-F): from the edit point, up to ``max_rounds``
     times, the expert improves the last attempt and judges the result, until it is all correct.
     The trajectory becomes M's attempts up to the edit point, the expert feedback, and the
     improved attempts with their feedback."""

@@ -1,4 +1,4 @@
-"""The text formats shared by every task: prompts, feedback strings, trajectories (spec §2)."""
+"""The text formats shared by every task: prompts, feedback strings, trajectories (method §2)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def with_info(head: str, info: str) -> str:
 
 
 def correct_feedback(last_step: str) -> str:
-    """The one "all correct" feedback string (spec §2.3, normalised as §9.18 recommends)."""
+    """The one "all correct" feedback string (method §2.3, normalised as §9.18 recommends)."""
     return f"Step (1) to step ({last_step}) are correct. The final response is also correct."
 
 
@@ -76,7 +76,7 @@ class StepError:
 
 
 def scripted_error_feedback(error: StepError) -> str:
-    """The scripted verifiers' error feedback (spec §2.3): note the spaces inside the quotes."""
+    """The scripted verifiers' error feedback (method §2.3): note the spaces inside the quotes."""
     if error.previous is None:
         head = ""
     elif error.previous == "1":
@@ -100,7 +100,7 @@ class ParsedFeedback:
 def parse_feedback(feedback: str) -> ParsedFeedback | None:
     """Error step and part of an error feedback; None for "correct" or malformed feedback.
 
-    Parsable means (spec §2.3): one line, no ``ERROR``, ``is incorrect`` and ``because`` present,
+    Parsable means (method §2.3): one line, no ``ERROR``, ``is incorrect`` and ``because`` present,
     step and part found. A "correct" feedback is not parsable.
     """
     if "\n" in feedback or "ERROR" in feedback:

@@ -1,4 +1,4 @@
-"""From edited trajectories to one iteration's training data (spec §5.5–5.6).
+"""From edited trajectories to one iteration's training data (method §5.5–5.6).
 
 Per rollout pass: drop trajectories already seen, cut those with an ``Updated Answer`` into
 turns, keep all improvement turns and ``min(ceil(#improvement / p), #non-improvement)``

@@ -1,4 +1,4 @@
-"""Self-improvement inference (spec §6.2, with the multi-turn bug of §9.28 fixed).
+"""Self-improvement inference (method §6.2, with the multi-turn bug of §9.28 fixed).
 
 Every question starts from the self-improve prompt. After each generation call, a question whose
 last feedback says "also correct" is done; one whose attempt lacks feedback is prompted with

@@ -27,7 +27,7 @@ import openai
 from tripost import io
 
 RETRIED_STATUS = {408, 409, 429} | set(range(500, 600))
-STOP = "[END]"  # the few-shot blocks end every example with it (spec §2.7)
+STOP = "[END]"  # the few-shot blocks end every example with it (method §2.7)
 
 
 class LLMError(RuntimeError):

@@ -1,4 +1,4 @@
-"""The expert LLM as a baseline (spec §7.4-7.5): few-shot answers, and few-shot answers followed by
+"""The expert LLM as a baseline (method §7.4-7.5): few-shot answers, and few-shot answers followed by
 rounds of the LLM's own feedback and improvement (self-improvement prompting).
 
 A round stops the loop when the LLM's feedback names no error it can point at (its table does not

@@ -1,4 +1,4 @@
-"""The expert as an LLM, the paper's path (spec §1.4, §2.7, §4): rationales, feedback (FBK) and
+"""The expert as an LLM, the paper's path (method §1.4, §2.7, §4): rationales, feedback (FBK) and
 improvements (IMP) from few-shot prompts to any OpenAI-compatible model.
 
 The few-shot blocks are ours: built from the task's own training questions by its scripted
@@ -55,7 +55,7 @@ class FewShot:
 
 # ---- the LLM's feedback table -------------------------------------------------------------------
 def render_feedback(error: StepError, attempt: str) -> str:
-    """The "LLM tabular" feedback string (spec §2.3)."""
+    """The "LLM tabular" feedback string (method §2.3)."""
     if error.step == "Final response":
         previous = len(step_ids(attempt.strip()))
     else:
@@ -67,7 +67,7 @@ def render_feedback(error: StepError, attempt: str) -> str:
 
 
 def parse_table(completion: str, attempt: str) -> StepError | None:
-    """The LLM's table as a ``StepError``; None when it does not follow the format (spec §4)."""
+    """The LLM's table as a ``StepError``; None when it does not follow the format (method §4)."""
     lines = [line for line in completion.strip().split("\n") if line.strip()]
     if len(lines) < 3:
         return None
@@ -90,7 +90,7 @@ def parse_table(completion: str, attempt: str) -> StepError | None:
 
 # ---- the improvement's checks ----------------------------------------------------------------------
 def clean_attempt(text: str) -> str | None:
-    """An LLM continuation cut to one attempt (spec §4, IMP output handling); None when it holds
+    """An LLM continuation cut to one attempt (method §4, IMP output handling); None when it holds
     a line that is neither a step nor the final response."""
     kept: list[str] = []
     for line in (raw.strip() for raw in text.strip().split("\n")):
@@ -109,7 +109,7 @@ def clean_attempt(text: str) -> str | None:
 
 
 def is_legit_update(previous: str, new: str, step: str, part: str) -> bool:
-    """``is_parsable`` and ``made_progress`` of spec §5.4 E.3."""
+    """``is_parsable`` and ``made_progress`` of method §5.4.3 E.3."""
     lines = new.split("\n")
     if new == previous or not lines[-1].startswith(FINAL_PREFIX) or "the answer is" not in lines[-1].lower():
         return False
@@ -128,17 +128,17 @@ class LLMExpert:
         self.task, self.llm, self.few_shot, self.settings = task, llm, few_shot, settings
 
     def attempt(self, record: Record, temperature: float, sample: int = 0) -> str | None:
-        """The LLM's few-shot answer to a question (spec §2.7 "Attempt"), whatever it concludes."""
+        """The LLM's few-shot answer to a question (method §2.7 "Attempt"), whatever it concludes."""
         prompt = self.few_shot.block("rationale") + self.task.prompt(record) + "\n"
         return clean_attempt(self.llm.complete(prompt, temperature, self.settings["rationale"]["max_tokens"], sample))
 
     def demo_attempt(self, record: Record, sample: int, temperature: float) -> str | None:
-        """An attempt for the "ft SI demo" baseline: the LLM's own, sampled (spec §7.2)."""
+        """An attempt for the "ft SI demo" baseline: the LLM's own, sampled (method §7.2)."""
         return self.attempt(record, temperature, sample)
 
     def rationale(self, record: Record, sample: int = 0) -> str | None:
         """A rationale for a training question, kept only when it reaches the labelled answer with
-        valid content (spec §1.3-1.4: the original kept Codex rationales that chose the gold option)."""
+        valid content (method §1.3-1.4: the original kept Codex rationales that chose the gold option)."""
         text = self.attempt(record, self.settings["rationale"]["temperature"], sample)
         if text is None or not self.task.is_correct(self.task.parse_answer(text), record):
             return None

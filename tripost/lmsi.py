@@ -1,4 +1,4 @@
-"""LMSI data (Huang et al. 2023; spec §7.3): the ft-rationale model's own sampled answers to the
+"""LMSI data (Huang et al. 2023; method §7.3): the ft-rationale model's own sampled answers to the
 training questions, kept by majority vote (LMSI's self-consistency) or by the gold answer (what
 the original TriPosT code did), then written as rationale texts and answer-only augmentations.
 """

@@ -152,6 +152,39 @@ def check_config(config: dict[str, Any], schema_path: Path | str, configfiles: l
         raise ConfigError("the config cannot run:\n  " + "\n  ".join(errors))
 
 
+# The keys of ``expert.openai`` that say how to reach the LLM, not what it answers: a job reads them
+# from the config itself (``job_expert``), so that changing them reruns nothing.
+LLM_CONNECTION = ("base_url", "api_key_env", "concurrency", "max_retries", "timeout_s", "cache")
+# The request blocks of ``expert.openai`` each stage sends.
+LLM_REQUESTS = {"rationales": ("rationale",), "feedback": ("feedback",), "improvement": ("feedback", "improvement"),
+                "si_demo": ("rationale",), "llm_baselines": ("rationale", "feedback", "improvement")}
+
+
+def expert_params(expert: dict[str, Any], stage: str) -> dict[str, Any]:
+    """What of the ``expert`` block the output of ``stage`` (a key of ``LLM_REQUESTS``) depends
+    on: its rule's params, since Snakemake reruns a job when they change. A scripted expert is
+    its kind alone (and ``max_rounds`` for the improvement); an LLM adds the model, its prompts'
+    settings, the requests the stage sends and the prices its ledger counts."""
+    chooser = "rationales" if stage == "rationales" else "kind"
+    out: dict[str, Any] = {chooser: expert[chooser]}
+    if stage == "improvement":
+        out["max_rounds"] = expert["max_rounds"]
+    if expert[chooser] == "openai":
+        requests = {name for names in LLM_REQUESTS.values() for name in names}
+        out["openai"] = {key: value for key, value in expert["openai"].items() if key not in LLM_CONNECTION
+                         and (key not in requests or key in LLM_REQUESTS[stage])}
+    return canonical(out)
+
+
+def job_expert(params: dict[str, Any], config: dict[str, Any], task: str) -> dict[str, Any]:
+    """A job's expert settings: its rule's ``expert_params`` and, for an LLM, the connection keys
+    of the task's expert block in the workflow's config."""
+    if "openai" not in params:
+        return params
+    connection = task_config(config, task)["expert"]["openai"]
+    return merged(params, {"openai": {key: connection[key] for key in LLM_CONNECTION}})
+
+
 def task_config(config: dict[str, Any], task: str) -> dict[str, Any]:
     """The whole config as it applies to ``task`` (``overrides.tasks.<task>`` applied)."""
     return canonical(merged(config, config.get("overrides", {}).get("tasks", {}).get(task)))

@@ -168,13 +168,13 @@ def load_tokenizer(path: Path):
 
 
 def train_lmsi(model_dir: Path, data: Path, train_cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
-    """LMSI: SFT of the ft-rationale checkpoint on its selected samples (weight 1, spec §7.3)."""
+    """LMSI: SFT of the ft-rationale checkpoint on its selected samples (weight 1, method §7.3)."""
     cfg = {"min_data_length": 1, "mask_before_feedback": False, "self_improve_section_weight": 1.0, "training": train_cfg}
     train_iteration(model_dir, data, cfg, seed, out_dir)
 
 
 def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
-    """Weighted SFT of the previous checkpoint on one iteration's data (spec §5.7); ``cfg`` is
+    """Weighted SFT of the previous checkpoint on one iteration's data (method §5.7); ``cfg`` is
     the iteration's ``tripost`` block."""
     rows = io.read_jsonl(data)
     min_rows = cfg["min_data_length"]
@@ -211,7 +211,7 @@ def rollout(task_name: str, model_dir: Path, questions: list[Path], cfg: dict[st
             out: Path) -> dict[str, Any]:
     """M's trajectories on iteration ``iteration``'s window of ``questions``, ``passes`` times
     (seeds +40+i). Iteration 1 samples attempts only from the baseline when
-    ``attempt_only_first`` (spec §5.3).
+    ``attempt_only_first`` (method §5.3).
     """
     from tripost import inference
     from tripost.model import load_for_generation
@@ -237,7 +237,7 @@ def iteration_seed(seed: int, iteration: int) -> int:
 
 
 def collection_window(records: list[Record], window: int | None, iteration: int) -> list[Record]:
-    """The questions of iteration ``iteration`` (1-based; spec §5.2 with itr = iteration - 1)."""
+    """The questions of iteration ``iteration`` (1-based; method §5.2 with itr = iteration - 1)."""
     n = len(records)
     size = min(window or n, n)
     start = (((iteration - 1) * size) % n // size) * size
@@ -365,7 +365,7 @@ def si_demo_attempts(task_name: str, train: Path, expert_cfg: dict[str, Any], de
                      out: Path, ledger_path: Path) -> None:
     """The expert's own attempts at every training question (``passes`` times), in the layout of
     M's rollouts: the "ft SI demo" trajectories then go through the same feedback, improvement
-    and data building as TriPosT's (spec §7.2). Each seed gets its own attempts."""
+    and data building as TriPosT's (method §7.2). Each seed gets its own attempts."""
     from tripost.llm import Ledger
 
     records, ledger = io.read_jsonl(train), Ledger(owner=str(ledger_path))

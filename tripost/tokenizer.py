@@ -18,7 +18,7 @@ from tripost.formats import ANSWER_HEAD, FEEDBACK, UPDATED_HEAD
 
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 
-# The feedback grammar shared by all tasks (spec §2.3).
+# The feedback grammar shared by all tasks (method §2.3).
 FEEDBACK_PHRASES = (
     ANSWER_HEAD,
     UPDATED_HEAD,

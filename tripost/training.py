@@ -1,4 +1,4 @@
-"""Weighted supervised fine-tuning with the ``transformers`` Trainer (spec §5.7, fixed per §9.25).
+"""Weighted supervised fine-tuning with the ``transformers`` Trainer (method §5.7, fixed per §9.25).
 
 Each example is ``{text, prompt_chars, weight_start}``: tokens inside the prompt (the first
 ``prompt_chars`` characters) get no loss; tokens from character ``weight_start`` (the first

@@ -1,4 +1,4 @@
-"""Trajectories: attempt, ``Feedback:``, ``Updated Answer:``, attempt, ... (spec §2.3–2.6)."""
+"""Trajectories: attempt, ``Feedback:``, ``Updated Answer:``, attempt, ... (method §2.3–2.6)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def updated_head(task: Task) -> str:
 
 
 def render(task: Task, record: Record, attempts: list[str], feedbacks: list[str]) -> str:
-    """The whole trajectory as one text (spec §2.6)."""
+    """The whole trajectory as one text (method §2.6)."""
     parts = [task.prompt(record)]
     for i, attempt in enumerate(attempts):
         if i > 0:
@@ -125,7 +125,7 @@ def training_row(task: Task, record: Record, text: str, start_text: str) -> dict
 
 
 def to_turns(task: Task, record: Record, attempts: list[str], feedbacks: list[str]) -> tuple[list[dict], dict]:
-    """``convert_to_turns`` (spec §2.5): one improvement example per (attempt, feedback, next
+    """``convert_to_turns`` (method §2.5): one improvement example per (attempt, feedback, next
     attempt), and the last (attempt, feedback) as a non-improvement example."""
     improvements = []
     for i in range(len(attempts) - 1):
@@ -136,6 +136,6 @@ def to_turns(task: Task, record: Record, attempts: list[str], feedbacks: list[st
 
 
 def ground_truth_row(task: Task, record: Record, rationale: str) -> dict:
-    """The gold rationale followed by the "all correct" feedback (spec §5.6)."""
+    """The gold rationale followed by the "all correct" feedback (method §5.6)."""
     text = render(task, record, [rationale], [correct_feedback(last_top_step(rationale))])
     return training_row(task, record, text, "Q:")

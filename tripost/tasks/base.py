@@ -17,12 +17,12 @@ class Task(ABC):
     """A task: its question layout, gold solver, verifier and answer parser."""
 
     name: str
-    info: str = ""  # the task's "additional info" after the answer head (spec §2.1)
+    info: str = ""  # the task's "additional info" after the answer head (method §2.1)
     seen_buckets: tuple[str, ...]
     unseen_buckets: tuple[str, ...]
     # Fixed phrases of the task's rationales; the tokenizer keeps each as one token.
     phrases: tuple[str, ...] = ()
-    # Whether the expert's "right answer" short-cut also asks for valid content (spec §3).
+    # Whether the expert's "right answer" short-cut also asks for valid content (method §3).
     shortcut_checks_content: bool = False
     # The BIG-Bench task files the splits are made from (paths inside bigbench/benchmark_tasks);
     # make_splits(cfg, *examples) gets their examples in this order. None: a generated task.
@@ -30,7 +30,7 @@ class Task(ABC):
 
     @abstractmethod
     def question_block(self, record: Record) -> str:
-        """``Q: ...`` as the model sees it (spec §2.2)."""
+        """``Q: ...`` as the model sees it (method §2.2)."""
 
     @abstractmethod
     def solve(self, record: Record) -> str:
@@ -48,14 +48,14 @@ class Task(ABC):
         """The answer stated by a model output, or None when there is none."""
 
     def has_valid_content(self, record: Record, attempt: str) -> bool:
-        """The task's extra check that a right answer was reached properly (spec §5.4.2)."""
+        """The task's extra check that a right answer was reached properly (method §5.4.2)."""
         return True
 
     def is_correct(self, prediction: Any, record: Record) -> bool:
         return prediction is not None and prediction == record["answer"]
 
     def prompt(self, record: Record) -> str:
-        """The self-improvement inference prompt (no trailing newline, spec §2.2)."""
+        """The self-improvement inference prompt (no trailing newline, method §2.2)."""
         return f"{self.question_block(record)}\n{with_info(ANSWER_HEAD, self.info)}"
 
     def rationale_text(self, record: Record, rationale: str) -> str:
@@ -74,7 +74,7 @@ class Task(ABC):
 
     def parse_answer_only(self, text: str) -> Any:
         """The answer of an answer-only output (its first line): an option letter here; the
-        tasks with other answers override it. Fixes the original's parser (spec §7.1 [BUG])."""
+        tasks with other answers override it. Fixes the original's parser (method §7.1 [BUG])."""
         first = text.strip().split("\n")[0].strip().strip("()")
         return first if re.fullmatch(r"[A-J]", first) else None
 

@@ -1,6 +1,6 @@
 """Date understanding: the paper's questions, a scripted rationale of ours and its verifier.
 
-The original used Codex rationales and an LLM verifier for this task (spec §1.4, §4). Here the
+The original used Codex rationales and an LLM verifier for this task (method §1.4, §4). Here the
 expert is a script (beyond the paper), built on real date arithmetic: the context's steps to
 today (``date_understanding_contexts``), then one step for the question, every date as MM/DD/YYYY::
 
@@ -89,7 +89,7 @@ class DateUnderstanding(Task):
     # ---- data -------------------------------------------------------------------------------
     @staticmethod
     def make_splits(cfg: dict[str, Any], examples: list[dict]) -> dict[str, list[Record]]:
-        """The paper's 191/20 training and 77 test questions (spec §1.3). Training questions whose
+        """The paper's 191/20 training and 77 test questions (method §1.3). Training questions whose
         BIG-Bench label disagrees with the calendar are dropped (docs/deviations.md); the extra
         training questions are new ones of the seen bucket from our context generator."""
         records = paper_records(examples)
@@ -114,7 +114,7 @@ class DateUnderstanding(Task):
 
     def has_valid_content(self, record: Record, attempt: str) -> bool:
         """The step before the final response mentions the chosen option's date, in any format
-        ``dateutil`` reads (spec §1.3, §5.4.2: also the filter of an LLM's rationales)."""
+        ``dateutil`` reads (method §1.3, §5.4.2: also the filter of an LLM's rationales)."""
         letter = self.parse_answer(attempt)
         lines = [line for line in attempt.strip().split("\n") if line.strip()]
         if letter is None or len(lines) < 2 or LETTERS.index(letter) >= len(record["meta"]["options"]):

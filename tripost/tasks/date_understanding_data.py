@@ -1,4 +1,4 @@
-"""Date understanding: the paper's questions, rebuilt from ``bigbench==1.0.0`` (spec §1.3).
+"""Date understanding: the paper's questions, rebuilt from ``bigbench==1.0.0`` (method §1.3).
 
 The paper read BIG-Bench through the HF ``bigbench`` dataset, whose train/validation split is
 seqio's: a seed-42 shuffle of the task file, the last 20% validation (the same rule as word

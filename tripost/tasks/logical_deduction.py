@@ -1,6 +1,6 @@
 """Logical deduction: BIG-Bench splits, a scripted rationale of ours and its verifier.
 
-The original used Codex rationales and an LLM verifier for this task (spec §1.4, §4). Here the
+The original used Codex rationales and an LLM verifier for this task (method §1.4, §4). Here the
 expert is a script (beyond the paper). The rationale keeps the notation of the published Codex
 rationales for each statement (``"(left) ?? a ?? b ?? (right)"``), then places the objects
 position by position and ends with the ordering and the option::
@@ -97,7 +97,7 @@ class LogicalDeduction(Task):
         """The paper's 360 training and 40 validation puzzles (their positions in BIG-Bench's
         3- and 5-object files, taken from the published data); every other puzzle is a test
         question: the rest of the 3- and 5-object ones seen, all 7-object ones unseen (the
-        original's test file is lost, spec §1.3). ``n_extra_train`` new 3- and 5-object puzzles
+        original's test file is lost, method §1.3). ``n_extra_train`` new 3- and 5-object puzzles
         of our generator, none equal to a BIG-Bench one, are the extra training questions."""
         examples = {3: three, 5: five, 7: seven}
         paper = json.loads(PAPER_SPLIT.read_text())

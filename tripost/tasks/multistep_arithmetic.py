@@ -1,4 +1,4 @@
-"""Multistep arithmetic: splits, the scripted rationale and the scripted verifier (spec §1.3, §1.4, §3.1)."""
+"""Multistep arithmetic: splits, the scripted rationale and the scripted verifier (method §1.3, §1.4, §3.1)."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ class MultistepArithmetic(Task):
         answer = record["answer"]
         return len(lines) >= 2 and (f"={answer}." in lines[-2] or f"= {answer}." in lines[-2])
 
-    # ---- verifier (spec §3.1) ---------------------------------------------------------------
+    # ---- verifier (method §3.1) ---------------------------------------------------------------
     def first_error(self, record: Record, attempt: str) -> StepError | None:
         expr = _expression(record)
         target = evaluate(expr)

@@ -1,4 +1,4 @@
-"""Word sorting: BIG-Bench splits, the scripted rationale and the scripted verifier (spec §1.3, §2.6, §3.2)."""
+"""Word sorting: BIG-Bench splits, the scripted rationale and the scripted verifier (method §1.3, §2.6, §3.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scripted word-sorting verifier: the first wrong line of an attempt (spec §3.2).
+"""The scripted word-sorting verifier: the first wrong line of an attempt (method §3.2).
 
 Lines are checked in reading order, the final response last. Each kind of line has its checks,
 in the order of the spec; the first failing check names the step, the wrong part and a reason.
