@@ -35,8 +35,12 @@ test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, a
 fetch: $(STAMP)
 	$(VENV)/bin/python -c "from pathlib import Path; from tripost.bigbench import fetch_task_files; fetch_task_files(Path('.cache/bigbench'))"
 
+# Snakemake's own lint, the rule files' format (snakefmt) and the Python code's (ruff; both set
+# in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile rules/
+	$(VENV)/bin/ruff check .
 
 dry-run: $(STAMP)
 	$(VENV)/bin/snakemake -n paper

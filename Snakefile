@@ -16,8 +16,12 @@ report: "report/workflow.rst"
 
 
 # Every problem of the config, by key path, before any job (the per-task overrides merged in).
-check_config(config, f"{workflow.basedir}/schemas/config.schema.yaml", workflow.overwrite_configfiles,
-             workflow.config_settings.overwrite_config)
+check_config(
+    config,
+    f"{workflow.basedir}/schemas/config.schema.yaml",
+    workflow.overwrite_configfiles,
+    workflow.config_settings.overwrite_config,
+)
 
 
 include: "rules/common.smk"
@@ -30,9 +34,9 @@ include: "rules/report.smk"
 
 # Every table, figure and page of the paper (docs/results.md is a copy of results/results.md).
 rule paper:
+    default_target: True
     input:
         paper_targets(),
-    default_target: True
 
 
 # What `make run` builds: ft rationale and the TriPosT iterations of the first `core_seeds` seeds, one table.

@@ -4,8 +4,8 @@
         results/data/word_sorting/test.jsonl word_sorting [--threads 1] [--max-new-tokens 768] [--loop-window 0]
 
 Runs the evaluation of the config's defaults (greedy, batch 128, 3 calls) and prints the seconds
-the seen / unseen / total accuracy (after self-improvement and at the first attempt) and a hash of the trajectories, so that a decoding change can be checked for speed and
-for identical results.
+the seen / unseen / total accuracy (after self-improvement and at the first attempt) and a hash of
+the trajectories, so that a decoding change can be checked for speed and for identical results.
 """
 
 from __future__ import annotations

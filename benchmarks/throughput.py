@@ -54,8 +54,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
         memory = stats["speed"]["peak_gpu_memory_gib"]
-        print(f"train  params={parameter_count(model):,} {precision} on {stats['devices']}, deepspeed={args.deepspeed}: "
-              f"{stats['speed']['tokens_per_second']:.0f} tokens/s" + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
+        print(f"train  params={parameter_count(model):,} {precision} on {stats['devices']}, "
+              f"deepspeed={args.deepspeed}: {stats['speed']['tokens_per_second']:.0f} tokens/s"
+              + (f", peak GPU memory {memory:.1f} GiB" if memory else ""))
     device = job_device()
     model = model.to(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     prompts = [task.prompt(r) for r in records[:256]]
@@ -68,7 +69,8 @@ def main() -> None:
         outputs = generate(model, tokenizer, prompts, decode, seed=0)
         seconds = time.time() - started
         tokens = sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs)
-        memory = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.type == "cuda" else ""
+        memory = (f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+                  if device.type == "cuda" else "")
         print(f"decode batch={batch} on {device}: {tokens / seconds:.0f} new tokens/s "
               f"({seconds:.1f} s for {len(prompts)} prompts){memory}")
 

@@ -15,19 +15,19 @@ rule baseline:
         f"{R}/logs/baseline/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/baseline/{{task}}_seed{{seed}}.tsv"
-    params:
-        model=model_settings,
-        training=lambda wc: tcfg(wc)["baseline"]["training"],
     # the longest jobs first: every task's baseline starts before any iteration job, so that
     # the short per-iteration jobs fill the cores while the longest baseline still trains
     priority: 10
+    conda:
+        "../envs/training.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/training.yaml"
+    params:
+        model=model_settings,
+        training=lambda wc: tcfg(wc)["baseline"]["training"],
     script:
         "../scripts/baseline.py"
 
@@ -43,17 +43,17 @@ rule answer_only:
         f"{R}/logs/answer_only/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/answer_only/{{task}}_seed{{seed}}.tsv"
-    params:
-        model=model_settings,
-        training=training_override("answer_only", "baseline"),
     priority: 5
+    conda:
+        "../envs/training.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/training.yaml"
+    params:
+        model=model_settings,
+        training=training_override("answer_only", "baseline"),
     script:
         "../scripts/baseline.py"
 
@@ -68,16 +68,16 @@ rule lmsi_samples:
         f"{R}/logs/lmsi_samples/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi_samples/{{task}}_seed{{seed}}.tsv"
-    params:
-        decoding=lambda wc: tcfg(wc)["tripost"]["rollout"],
-        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("samples", "temperature")},
+    conda:
+        "../envs/eval.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/eval.yaml"
+    params:
+        decoding=lambda wc: tcfg(wc)["tripost"]["rollout"],
+        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("samples", "temperature")},
     script:
         "../scripts/lmsi_samples.py"
 
@@ -93,14 +93,14 @@ rule lmsi_data:
         f"{R}/logs/lmsi_data/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi_data/{{task}}_seed{{seed}}.tsv"
-    params:
-        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("selection", "answer_only_augmentation")},
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("selection", "answer_only_augmentation")},
     script:
         "../scripts/lmsi_data.py"
 
@@ -115,15 +115,15 @@ rule lmsi:
         f"{R}/logs/lmsi/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi/{{task}}_seed{{seed}}.tsv"
-    params:
-        training=training_override("lmsi", "tripost"),
+    conda:
+        "../envs/training.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/training.yaml"
+    params:
+        training=training_override("lmsi", "tripost"),
     script:
         "../scripts/lmsi.py"
 
@@ -138,14 +138,14 @@ rule si_demo_attempts:
         f"{R}/logs/si_demo_attempts/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/si_demo_attempts/{{task}}_seed{{seed}}.tsv"
-    params:
-        expert=expert_for("si_demo"),
-        demo=lambda wc: {k: tcfg(wc)["baselines"]["si_demo"][k] for k in ("passes", "attempt_temperature")},
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        expert=expert_for("si_demo"),
+        demo=lambda wc: {k: tcfg(wc)["baselines"]["si_demo"][k] for k in ("passes", "attempt_temperature")},
     script:
         "../scripts/si_demo_attempts.py"

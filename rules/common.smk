@@ -90,8 +90,11 @@ def collection_settings(wildcards):
     """Params function: what says which trajectories an iteration's rollouts hold (checked by the
     jobs that read them)."""
     block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
-    return {"collect_window": block["collect_window"], "passes": block["rollout"]["passes"],
-            "iteration": int(wildcards.iteration)}
+    return {
+        "collect_window": block["collect_window"],
+        "passes": block["rollout"]["passes"],
+        "iteration": int(wildcards.iteration),
+    }
 
 
 def collection_files(wildcards):
@@ -128,7 +131,9 @@ def eval_pickles(seeds=None, checkpoints=None):
 def recipe_pickles(wildcards):
     """The validation-split evaluations the recipe compares for a task after some iterations."""
     names = plan.recipe_checkpoints(config, wildcards.task, int(wildcards.iteration))
-    return [f"{R}/eval_val/{wildcards.task}/seed{seed}/{name}.pkl" for seed in config["recipe"]["seeds"] for name in names]
+    return [
+        f"{R}/eval_val/{wildcards.task}/seed{seed}/{name}.pkl" for seed in config["recipe"]["seeds"] for name in names
+    ]
 
 
 def paper_targets():

@@ -8,12 +8,12 @@ rule fetch_bigbench:
         f"{R}/logs/fetch_bigbench.log",
     benchmark:
         f"{R}/benchmarks/fetch_bigbench.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/fetch_bigbench.py"
 
@@ -25,14 +25,14 @@ rule synthetic_bigbench:
         f"{R}/logs/synthetic_bigbench/{{name}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic_bigbench/{{name}}.tsv"
-    params:
-        n_examples=config["bigbench"]["synthetic_examples"],
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../envs/data.yaml"
+    params:
+        n_examples=config["bigbench"]["synthetic_examples"],
     script:
         "../scripts/synthetic_bigbench.py"
 
@@ -46,14 +46,14 @@ rule splits:
         f"{R}/logs/splits/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/splits/{{task}}.tsv"
-    params:
-        data=lambda wc: tcfg(wc)["data"][wc.task],
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        data=lambda wc: tcfg(wc)["data"][wc.task],
     script:
         "../scripts/splits.py"
 
@@ -70,15 +70,15 @@ rule rationales:
         f"{R}/logs/rationales/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/rationales/{{task}}.tsv"
-    params:
-        expert=expert_for("rationales"),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         # minutes: an LLM expert makes one call per question; the scripted one takes seconds
         runtime=lambda wc: 600 if tcfg(wc)["expert"]["rationales"] == "openai" else 10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        expert=expert_for("rationales"),
     script:
         "../scripts/rationales.py"
 
@@ -94,13 +94,13 @@ rule tokenizer:
         f"{R}/logs/tokenizer/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/tokenizer/{{task}}.tsv"
-    params:
-        vocab_size=lambda wc: tcfg(wc)["model"]["tokenizer_vocab_size"][wc.task],
+    conda:
+        "../envs/training.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/training.yaml"
+    params:
+        vocab_size=lambda wc: tcfg(wc)["model"]["tokenizer_vocab_size"][wc.task],
     script:
         "../scripts/tokenizer.py"

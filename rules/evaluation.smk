@@ -15,15 +15,15 @@ rule evaluate:
         f"{R}/logs/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.tsv"
-    params:
-        evaluation=lambda wc: tcfg(wc)["evaluation"],
+    conda:
+        "../envs/eval.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/eval.yaml"
+    params:
+        evaluation=lambda wc: tcfg(wc)["evaluation"],
     script:
         "../scripts/evaluate.py"
 
@@ -39,15 +39,15 @@ rule evaluate_answer_only:
         f"{R}/logs/evaluate_answer_only/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_answer_only/{{task}}_seed{{seed}}.tsv"
-    params:
-        evaluation=lambda wc: tcfg(wc)["evaluation"],
+    conda:
+        "../envs/eval.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=30,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/eval.yaml"
+    params:
+        evaluation=lambda wc: tcfg(wc)["evaluation"],
     script:
         "../scripts/evaluate.py"
 
@@ -64,14 +64,14 @@ rule evaluate_llm:
         f"{R}/logs/evaluate_llm/{{task}}_{{llm_method}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_llm/{{task}}_{{llm_method}}.tsv"
-    params:
-        expert=expert_for("llm_baselines"),
-        llm=lambda wc: tcfg(wc)["baselines"]["llm"],
+    conda:
+        "../envs/eval.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/eval.yaml"
+    params:
+        expert=expert_for("llm_baselines"),
+        llm=lambda wc: tcfg(wc)["baselines"]["llm"],
     script:
         "../scripts/evaluate_llm.py"

@@ -10,8 +10,9 @@ rule tables:
         main_md=f"{R}/tables/main.md",
         ablations_csv=report(f"{R}/tables/ablations.csv", caption="../report/ablations.rst", category="Tables"),
         ablations_md=f"{R}/tables/ablations.md",
-        self_improvement_csv=report(f"{R}/tables/self_improvement.csv", caption="../report/self_improvement.rst",
-                                    category="Tables"),
+        self_improvement_csv=report(
+            f"{R}/tables/self_improvement.csv", caption="../report/self_improvement.rst", category="Tables"
+        ),
         self_improvement_md=f"{R}/tables/self_improvement.md",
         cells=report(f"{R}/tables/cells.csv", caption="../report/cells.rst", category="Tables"),
         checkpoints=f"{R}/tables/checkpoints.csv",
@@ -19,6 +20,12 @@ rule tables:
         f"{R}/logs/tables.log",
     benchmark:
         f"{R}/benchmarks/tables.tsv"
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         tasks=TASKS,
         seeds=SEEDS,
@@ -26,12 +33,6 @@ rule tables:
         iterations=config["tripost"]["iterations"],
         ablation_iterations=config["ablations"]["iterations"],
         max_iteration=config["ablations"]["max_iteration"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../envs/plots.yaml"
     script:
         "../scripts/tables.py"
 
@@ -48,26 +49,32 @@ rule figures:
     input:
         checkpoints=rules.tables.output.checkpoints,
     output:
-        **{name: report(f"{R}/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures",
-                        labels={"figure": name.replace("_", " ")})
-           for name in FIGURE_CAPTIONS},
+        **{
+            name: report(
+                f"{R}/figures/{name}.png",
+                caption=f"../report/{name}.rst",
+                category="Figures",
+                labels={"figure": name.replace("_", " ")},
+            )
+            for name in FIGURE_CAPTIONS
+        },
         pdfs=[f"{R}/figures/{name}.pdf" for name in FIGURE_CAPTIONS],
     log:
         f"{R}/logs/figures.log",
     benchmark:
         f"{R}/benchmarks/figures.tsv"
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         tasks=TASKS,
         points=rules.tables.params.points,
         iterations=config["tripost"]["iterations"],
         ablation_iterations=config["ablations"]["iterations"],
         captions=FIGURE_CAPTIONS,
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../envs/plots.yaml"
     script:
         "../scripts/figures.py"
 
@@ -82,16 +89,16 @@ rule results_page:
         f"{R}/logs/results_page.log",
     benchmark:
         f"{R}/benchmarks/results_page.tsv"
-    params:
-        tasks=TASKS,
-        seeds=SEEDS,
-        scale="the scratch model" if SCRATCH else config["model"]["name_or_path"],
+    conda:
+        "../envs/plots.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/plots.yaml"
+    params:
+        tasks=TASKS,
+        seeds=SEEDS,
+        scale="the scratch model" if SCRATCH else config["model"]["name_or_path"],
     script:
         "../scripts/results_page.py"
 
@@ -109,14 +116,14 @@ rule runtimes:
         f"{R}/logs/runtimes.log",
     benchmark:
         f"{R}/benchmarks/runtimes.tsv"
-    params:
-        benchmarks=f"{R}/benchmarks",
+    conda:
+        "../envs/plots.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/plots.yaml"
+    params:
+        benchmarks=f"{R}/benchmarks",
     script:
         "../scripts/runtimes.py"
 
@@ -128,14 +135,14 @@ rule config_record:
         f"{R}/logs/config_record.log",
     benchmark:
         f"{R}/benchmarks/config_record.tsv"
-    params:
-        config=config,
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=1,
-    conda:
-        "../envs/data.yaml"
+    params:
+        config=config,
     script:
         "../scripts/config_record.py"
 
@@ -150,15 +157,15 @@ rule core_table:
         f"{R}/logs/core_table.log",
     benchmark:
         f"{R}/benchmarks/core_table.tsv"
-    params:
-        tasks=TASKS,
-        iterations=config["tripost"]["iterations"],
+    conda:
+        "../envs/plots.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/plots.yaml"
+    params:
+        tasks=TASKS,
+        iterations=config["tripost"]["iterations"],
     script:
         "../scripts/core_table.py"
 
@@ -176,11 +183,11 @@ rule recipe_table:
         f"{R}/logs/recipe_table/{{task}}_t{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/recipe_table/{{task}}_t{{iteration}}.tsv"
+    conda:
+        "../envs/plots.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/plots.yaml"
     script:
         "../scripts/recipe_table.py"

@@ -4,8 +4,6 @@
 
 
 rule rollouts:
-    wildcard_constraints:
-        run=rf"(?!{plan.SI_DEMO}/){RUN_PATTERN}",
     input:
         model=previous_checkpoint,
         questions=collection_files,
@@ -15,15 +13,17 @@ rule rollouts:
         f"{R}/logs/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
-    params:
-        tripost=icfg("collect_window", "collect_from", "attempt_only_first", "rollout"),
+    wildcard_constraints:
+        run=rf"(?!{plan.SI_DEMO}/){RUN_PATTERN}",
+    conda:
+        "../envs/eval.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/eval.yaml"
+    params:
+        tripost=icfg("collect_window", "collect_from", "attempt_only_first", "rollout"),
     script:
         "../scripts/rollouts.py"
 
@@ -39,16 +39,16 @@ rule feedback:
         f"{R}/logs/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
-    params:
-        tripost=icfg("max_attempt_words"),
-        collection=collection_settings,
-        expert=expert_for("feedback"),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        tripost=icfg("max_attempt_words"),
+        collection=collection_settings,
+        expert=expert_for("feedback"),
     script:
         "../scripts/feedback.py"
 
@@ -64,22 +64,20 @@ rule improvement:
         f"{R}/logs/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
-    params:
-        collection=collection_settings,
-        expert=expert_for("improvement"),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        collection=collection_settings,
+        expert=expert_for("improvement"),
     script:
         "../scripts/improvement.py"
 
 
 rule improvement_data:
-    wildcard_constraints:
-        run=rf"(?!{plan.CONTROL}/){RUN_PATTERN}",
     input:
         improvements=edited_trajectories,
         questions=collection_files,
@@ -91,14 +89,16 @@ rule improvement_data:
         f"{R}/logs/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
-    params:
-        tripost=icfg("collect_window", "collect_from", "improve_data_ratio", "max_data_length", "min_data_length"),
+    wildcard_constraints:
+        run=rf"(?!{plan.CONTROL}/){RUN_PATTERN}",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        tripost=icfg("collect_window", "collect_from", "improve_data_ratio", "max_data_length", "min_data_length"),
     script:
         "../scripts/improvement_data.py"
 
@@ -118,12 +118,12 @@ rule control_data:
         f"{R}/logs/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/control_data.py"
 
@@ -138,14 +138,14 @@ rule tripost_checkpoint:
         f"{R}/logs/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
-    params:
-        tripost=icfg("training", "self_improve_section_weight", "mask_before_feedback", "min_data_length"),
+    conda:
+        "../envs/training.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=config["gpus_per_job"],
-    conda:
-        "../envs/training.yaml"
+    params:
+        tripost=icfg("training", "self_improve_section_weight", "mask_before_feedback", "min_data_length"),
     script:
         "../scripts/tripost_checkpoint.py"

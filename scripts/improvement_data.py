@@ -9,7 +9,7 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     stages.build_improvement_data(
-        sm.wildcards.task, Path(sm.input.improvements), [Path(p) for p in sm.input.questions], Path(sm.input.rationales),
-        sm.params.tripost, int(sm.wildcards.iteration), int(sm.wildcards.seed),
+        sm.wildcards.task, Path(sm.input.improvements), [Path(p) for p in sm.input.questions],
+        Path(sm.input.rationales), sm.params.tripost, int(sm.wildcards.iteration), int(sm.wildcards.seed),
         Path(sm.output.data), Path(sm.output.counts),
     )

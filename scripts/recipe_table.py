@@ -9,4 +9,5 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     pickles = [Path(p) for p in sm.input.pickles]
-    tables.recipe_table(pickles, tables.results_root(pickles[0]), sm.wildcards.task, Path(sm.output.md), Path(sm.output.csv))
+    tables.recipe_table(pickles, tables.results_root(pickles[0]), sm.wildcards.task,
+                        Path(sm.output.md), Path(sm.output.csv))

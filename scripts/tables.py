@@ -9,6 +9,8 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     tables.write_tables(
-        [Path(p) for p in sm.input.pickles], tables.results_root(Path(sm.input.pickles[0])), sm.params.tasks, sm.params.seeds, sm.params.points,
-        sm.params.iterations, sm.params.ablation_iterations, sm.params.max_iteration, {key: Path(value) for key, value in sm.output.items()},
+        [Path(p) for p in sm.input.pickles], tables.results_root(Path(sm.input.pickles[0])),
+        sm.params.tasks, sm.params.seeds, sm.params.points,
+        sm.params.iterations, sm.params.ablation_iterations, sm.params.max_iteration,
+        {key: Path(value) for key, value in sm.output.items()},
     )

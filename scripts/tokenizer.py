@@ -9,4 +9,5 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     records = [Path(sm.input.train), Path(sm.input.extra_train)]
-    stages.train_tokenizer(sm.wildcards.task, records, Path(sm.input.rationales), sm.params.vocab_size, Path(sm.output[0]))
+    stages.train_tokenizer(sm.wildcards.task, records, Path(sm.input.rationales), sm.params.vocab_size,
+                           Path(sm.output[0]))

@@ -129,8 +129,9 @@ class Cluster:
     def _start_mariadb(self) -> None:
         data = self.root / "mysql"
         if not (data / "mysql").exists():
-            subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=normal",
-                            "--skip-test-db"], check=True, capture_output=True)
+            subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root",
+                            "--auth-root-authentication-method=normal", "--skip-test-db"],
+                           check=True, capture_output=True)
         socket_path = self.root / "mysql.sock"
         self._spawn("mariadbd", "--no-defaults", f"--datadir={data}", "--user=root", f"--socket={socket_path}",
                     "--bind-address=127.0.0.1", f"--port={self.ports['mysql']}", f"--pid-file={self.root}/mysql.pid",
@@ -170,7 +171,8 @@ class Cluster:
         self._unlink_configs()
 
     def log_tail(self, chars: int = 3000) -> str:
-        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in sorted((self.root / "log").iterdir()))
+        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-chars:]}"
+                         for p in sorted((self.root / "log").iterdir()))
 
 
 if __name__ == "__main__":

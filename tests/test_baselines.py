@@ -98,7 +98,8 @@ def test_answer_only_texts_and_parser():
 # ---- ft SI demo ----------------------------------------------------------------------------------
 def _records(n: int) -> list[dict]:
     splits = MSA.make_splits(dict(bigbench_seed=42, trials=300, train_trials=2, test_trials=1, n_val=0,
-                                  split_seed=0, extra_seed=1, n_extra_train=0, test_per_bucket={"seen": None, "unseen": None}))
+                                  split_seed=0, extra_seed=1, n_extra_train=0,
+                                  test_per_bucket={"seen": None, "unseen": None}))
     return splits["train"][:n]
 
 
@@ -129,10 +130,12 @@ def test_wrong_final_responses_parse_to_a_wrong_answer():
     du = DateUnderstanding()
     du_record = {"answer": "B", "meta": {"options": ["01/02/2003", "02/02/2003", "03/02/2003"]}}
     line = du.wrong_final_response(du_record, rng)
-    assert du.parse_answer(line) in ("A", "C") and f"{du_record['meta']['options']['AC'.index(du.parse_answer(line)) * 2]} is option" in line
+    assert du.parse_answer(line) in ("A", "C") and (
+        f"{du_record['meta']['options']['AC'.index(du.parse_answer(line)) * 2]} is option" in line)
     ld = LogicalDeduction()
     ld_record = {"answer": "A", "meta": {"options": ["The owl is the leftmost.", "The quail is the leftmost."]}}
-    assert ld.wrong_final_response(ld_record, rng) == "(Final response) The quail is the leftmost. So the answer is (B)."
+    assert ld.wrong_final_response(ld_record, rng) == (
+        "(Final response) The quail is the leftmost. So the answer is (B).")
 
 
 def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
@@ -153,8 +156,8 @@ def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
                        tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json",
                        expected=stages.expected_trajectories(by_id, ONE_PASS))
     cfg = {"collect_window": None, "improve_data_ratio": 1.5, "max_data_length": 10000, "min_data_length": 1}
-    stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", [train], rationales, cfg, 1, 0,
-                                  tmp_path / "data.jsonl", tmp_path / "counts.json")
+    stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", [train], rationales,
+                                  cfg, 1, 0, tmp_path / "data.jsonl", tmp_path / "counts.json")
     attempts = io.read_jsonl(tmp_path / "rollouts.jsonl")
     edits = io.read_jsonl(tmp_path / "improvements.jsonl")
     counts = io.read_json(tmp_path / "counts.json")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, quick_config
 from tripost.settings import LLM_CONNECTION, LLM_REQUESTS, config_errors, expert_params, job_expert, merged, task_config
+
+from conftest import REPO, quick_config
 
 SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
 QUICK = quick_config()
@@ -30,7 +31,8 @@ def _set(config: dict, path: str, value) -> None:
 CASES = [
     ("epochz", 3, "epochz: unknown key"),
     ("tripost.training.lrr", 1e-4, "tripost.training.lrr: unknown key"),
-    ("overrides.tasks.word_sorting.data.n_extr_train", 3, "overrides.tasks.word_sorting.data.n_extr_train: unknown key"),
+    ("overrides.tasks.word_sorting.data.n_extr_train", 3,
+     "overrides.tasks.word_sorting.data.n_extr_train: unknown key"),
     ("overrides.tasks.date_understanding.evaluation.tempreature", 0.5,
      "overrides.tasks.date_understanding.evaluation.tempreature: unknown key"),
     ("overrides.iterations.2.epochz", 1, "overrides.iterations.2.epochz: unknown key"),

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from conftest import REPO, published
 from tripost.tasks.date_understanding_data import LETTERS, hf_split, paper_records
+
+from conftest import REPO, published
 
 TASK_FILE = REPO / ".cache" / "bigbench" / "date_understanding" / "task.json"
 
@@ -61,7 +62,11 @@ import random  # noqa: E402
 
 from tripost.formats import scripted_error_feedback  # noqa: E402
 from tripost.tasks.date_understanding import (  # noqa: E402
-    QUESTIONS, DateUnderstanding, _extra_questions, gold_steps, split_question,
+    QUESTIONS,
+    DateUnderstanding,
+    _extra_questions,
+    gold_steps,
+    split_question,
 )
 from tripost.tasks.date_understanding_contexts import FORMS, generate_context, mdy, read_context  # noqa: E402
 
@@ -117,11 +122,13 @@ def test_generated_contexts_read_back_to_the_same_values():
 
 def test_rationale_of_the_spec_question():
     record = {"id": "x", "question": "Tomorrow is 11/12/2019. What is the date one year ago from today in MM/DD/YYYY?",
-              "answer": "B", "meta": {"options": ["09/04/2018", "11/11/2018", "08/25/2018", "11/02/2018", "11/04/2018"]}}
+              "answer": "B",
+              "meta": {"options": ["09/04/2018", "11/11/2018", "08/25/2018", "11/02/2018", "11/04/2018"]}}
     assert TASK.solve(record) == ("(1) Tomorrow is 11/12/2019, so today is 11/11/2019.\n"
                                   "(2) The date one year ago from today is 11/11/2018.\n"
                                   "(Final response) 11/11/2018 is option (B). So the answer is (B).")
-    wrong = "(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n(2) The date one year ago from today is 11/12/2018.\n(Final response) So the answer is (D)."
+    wrong = ("(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n"
+             "(2) The date one year ago from today is 11/12/2018.\n(Final response) So the answer is (D).")
     error = TASK.first_error(record, wrong)
     assert scripted_error_feedback(error) == ('In step (1) the part " today is 11/12/2019 " is incorrect. '
                                               "This is because the day before 11/12/2019 is 11/11/2019.")

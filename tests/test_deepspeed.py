@@ -50,7 +50,8 @@ TEXT = PROMPT + "\n(1) xy\nFeedback: ok"
 def loss_on_text(model, tokenizer) -> float:
     from tripost.training import Collator, encode_example, weighted_loss
 
-    item = Collator(tokenizer.pad_token_id)([encode_example(tokenizer, TEXT, len(PROMPT), TEXT.index("\nFeedback:"), 1.5)])
+    item = Collator(tokenizer.pad_token_id)(
+        [encode_example(tokenizer, TEXT, len(PROMPT), TEXT.index("\nFeedback:"), 1.5)])
     with torch.no_grad():
         return weighted_loss(model(input_ids=item["input_ids"]).logits.float(), item["labels"], item["weights"]).item()
 

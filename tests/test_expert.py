@@ -15,7 +15,8 @@ EXPERT = ScriptedExpert(MSA)
 WS = WordSorting()
 RECORD = {"id": "r1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33}
 GOLD = MSA.solve(RECORD)
-WRONG = GOLD.replace("(-3 + -9) = -12", "(-3 + -9) = -11").replace("(21 - -12) = 33", "(21 - -11) = 32").replace("answer is 33", "answer is 32")
+WRONG = (GOLD.replace("(-3 + -9) = -12", "(-3 + -9) = -11").replace("(21 - -12) = 33", "(21 - -11) = 32")
+         .replace("answer is 33", "answer is 32"))
 EXPERT_FB = scripted_error_feedback(MSA.first_error(RECORD, WRONG))
 
 
@@ -52,7 +53,8 @@ def test_a_right_answer_reached_after_a_wrong_feedback_is_edited_there():
 def test_a_right_trajectory_is_cut_only_at_an_attempt_with_valid_content():
     record = _record(["cosh", "inferno", "cat", "bale"], "w")
     gold = WS.solve(record)
-    unsorted = gold.replace('(4) Hence, we have "bale" < "cat" < "cosh"', '(4) Hence, we have "bale" < ["cat" ? "cosh"]')
+    unsorted = gold.replace('(4) Hence, we have "bale" < "cat" < "cosh"',
+                            '(4) Hence, we have "bale" < ["cat" ? "cosh"]')
     assert unsorted != gold and WS.is_correct(WS.parse_answer(unsorted), record)
     false_alarm = 'In step (2) the part " (2) "bale" " is incorrect. This is because x.'
     located = locate_edit(WS, ScriptedExpert(WS), record, Trajectory([unsorted, gold], [false_alarm]), 512)
@@ -101,7 +103,8 @@ def test_dropped_cases():
 def test_gold_continuation_keeps_the_correct_prefix():
     record = _record(["cosh", "inferno", "every"], "w")
     gold = WS.solve(record)
-    wrong = gold.replace("(3) Hence, we have \"cosh\" < \"every\" < \"inferno\".", "(3) Hence, we have \"cosh\" < \"inferno\" < \"every\".")
+    wrong = gold.replace("(3) Hence, we have \"cosh\" < \"every\" < \"inferno\".",
+                         "(3) Hence, we have \"cosh\" < \"inferno\" < \"every\".")
     assert gold_continuation(WS, record, wrong, "3") == gold
     assert gold_continuation(WS, record, wrong, "Final response").split("\n")[:-1] == wrong.split("\n")[:-1]
 

@@ -25,7 +25,8 @@ def setup():
     return model, tokenizer
 
 
-def assert_equals_transformers_generate(model, tokenizer, prompts: list[str], ours: list[str], max_new_tokens: int) -> None:
+def assert_equals_transformers_generate(model, tokenizer, prompts: list[str], ours: list[str],
+                                        max_new_tokens: int) -> None:
     """Each of our batched continuations equals ``model.generate`` on its prompt alone (greedy)."""
     for prompt, text in zip(prompts, ours, strict=True):
         encoded = tokenizer(prompt, return_tensors="pt")
@@ -54,7 +55,8 @@ def test_bf16_decodes_under_autocast_only_where_it_is_native(monkeypatch, native
     seen = []
     decode = generation.decode_batch
     monkeypatch.setattr(generation, "decode_batch",
-                        lambda *args, **kwargs: seen.append(torch.is_autocast_enabled("cpu")) or decode(*args, **kwargs))
+                        lambda *args, **kwargs: seen.append(torch.is_autocast_enabled("cpu"))
+                        or decode(*args, **kwargs))
     model, tokenizer = setup()
     generate(model, tokenizer, ["Q: 1"], dict(CFG, bf16=True), seed=0)
     assert seen == [native]
@@ -186,4 +188,5 @@ def test_a_model_for_generation_goes_to_the_cpu_in_fp32_without_cuda(tmp_path):
     assert not torch.cuda.is_available() and job_device().type == "cpu"
     loaded, _ = load_for_generation(tmp_path, bf16=True)  # bf16 on the CPU is autocast, weights stay fp32
     assert loaded.device.type == "cpu" and loaded.dtype == torch.float32
-    assert generate(loaded, tokenizer, ["Q: 1", "ab"], CFG, seed=0) == generate(model, tokenizer, ["Q: 1", "ab"], CFG, seed=0)
+    assert (generate(loaded, tokenizer, ["Q: 1", "ab"], CFG, seed=0)
+            == generate(model, tokenizer, ["Q: 1", "ab"], CFG, seed=0))

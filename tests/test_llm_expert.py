@@ -22,15 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from tripost import io, stages
 from tripost.expert import error_line_index, gold_continuation, plant_error
-from tripost.formats import StepError, is_done_feedback
+from tripost.formats import StepError, is_done_feedback, tabular_error_feedback
 from tripost.llm import LLM, STOP, Ledger, LLMError
-from tripost.llm_expert import (FewShot, LLMExpert, clean_attempt, feedback_table, is_legit_update, parse_table,
-                                render_feedback)
+from tripost.llm_expert import FewShot, LLMExpert, clean_attempt, feedback_table, is_legit_update, parse_table
 from tripost.tasks import get_task
 from tripost.tasks.date_understanding import _extra_questions
+
+from conftest import REPO
 
 DU = get_task("date_understanding")
 SECRET = "sk-test-never-written-0123456789"
@@ -55,16 +55,20 @@ def test_few_shot_blocks_are_built_by_the_scripted_expert():
 
 
 def test_table_parsing_and_the_rendered_feedback():
-    attempt = "(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n(2) The date tomorrow is 11/13/2019.\n(Final response) So the answer is (A)."
-    error = parse_table(' (1)\nError segment: "today is 11/12/2019"\nError reason: Today is the day before, 11/11/2019.', attempt)
+    attempt = ("(1) Tomorrow is 11/12/2019, so today is 11/12/2019.\n(2) The date tomorrow is 11/13/2019.\n"
+               "(Final response) So the answer is (A).")
+    table = ' (1)\nError segment: "today is 11/12/2019"\nError reason: Today is the day before, 11/11/2019.'
+    error = parse_table(table, attempt)
     assert error == StepError("1", None, "today is 11/12/2019", "Today is the day before, 11/11/2019.")
-    assert render_feedback(error, attempt) == ('In step (1) the part "today is 11/12/2019" is incorrect. '
+    assert tabular_error_feedback(error, attempt) == ('In step (1) the part "today is 11/12/2019" is incorrect. '
                                                "This is because today is the day before, 11/11/2019.")
     second = parse_table(" (2)\nError segment: x\nError reason: wrong", attempt)
-    assert render_feedback(second, attempt).startswith('Step (1) is correct. In step (2) the part "x"')
+    assert tabular_error_feedback(second, attempt).startswith('Step (1) is correct. In step (2) the part "x"')
     final = parse_table(" (Final response)\nError segment: (A)\nError reason: it is (B)", attempt)
-    assert render_feedback(final, attempt).startswith("Step (1) to step (2) are correct. In step (Final response)")
-    for bad in ("", " (1)\nError segment: x", " (7)\nError segment: x\nError reason: y", " none\nError segment: x\nError reason: y"):
+    assert tabular_error_feedback(final, attempt).startswith(
+        "Step (1) to step (2) are correct. In step (Final response)")
+    for bad in ("", " (1)\nError segment: x", " (7)\nError segment: x\nError reason: y",
+                " none\nError segment: x\nError reason: y"):
         assert parse_table(bad, attempt) is None
 
 
@@ -76,7 +80,8 @@ def test_improvement_checks():
     assert is_legit_update(old, "(1) a is 1.\n(2) b is 2.\n(Final response) So the answer is (B).", "2", "b is 3")
     assert not is_legit_update(old, old, "2", "b is 3")  # no change
     assert not is_legit_update(old, "(1) a is 5.\n(2) b is 2.\n(Final response) So the answer is (B).", "2", "b is 3")
-    assert not is_legit_update(old, "(1) a is 1.\n(2) b is 3, so.\n(Final response) So the answer is (B).", "2", "b is 3")
+    assert not is_legit_update(old, "(1) a is 1.\n(2) b is 3, so.\n(Final response) So the answer is (B).", "2",
+                               "b is 3")
     assert not is_legit_update(old, "(1) a is 1.\n(2) b is 2.", "2", "b is 3")  # no final response
 
 
@@ -150,7 +155,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(proxy.stall_s)
             self.close_connection = True
             return
-        status, retry_after = failure if isinstance(failure, tuple) else (200, None) if isinstance(failure, str) else (failure, 0)
+        if isinstance(failure, tuple):
+            status, retry_after = failure
+        else:
+            status, retry_after = (200, None) if isinstance(failure, str) else (failure, 0)
         payload = (b'{"id": "x", "choices": [{"text": "cut' if failure == "reset" else b"<html>not json"
                    if failure == "invalid_json" else json.dumps({"error": {"message": f"injected {status}"}}).encode())
         self.send_response(status)
@@ -439,8 +447,8 @@ def _teaching_pairs(records: list[dict]) -> list[tuple[str, str]]:
         pairs.append((prompts.feedback_prompt(record, wrong), f"{table} {STOP}"))
         step = parse_table(table, wrong).step
         continuation = gold_continuation(DU, record, wrong, step).split("\n")[error_line_index(wrong, step):]
-        pairs.append((prompts.update_prompt(record, wrong, render_feedback(parse_table(table, wrong), wrong), step),
-                      "\n".join(continuation) + f" {STOP}"))
+        feedback = tabular_error_feedback(parse_table(table, wrong), wrong)
+        pairs.append((prompts.update_prompt(record, wrong, feedback, step), "\n".join(continuation) + f" {STOP}"))
     return pairs
 
 
@@ -507,7 +515,7 @@ def test_llm_edits_reach_the_improvements_and_the_training_data(teacher, tmp_pat
             assert row["outcome"] == improvements[key]["outcome"] == "directly_correct"
             continue
         wrong, error = planted[key]
-        llm_feedback = render_feedback(error, wrong)
+        llm_feedback = tabular_error_feedback(error, wrong)
         assert row["outcome"] == "to_edit" and row["feedback"] == llm_feedback
         improved = gold_continuation(DU, by_id[key], wrong, error.step)
         assert improvements[key]["outcome"] == "edited" and improvements[key]["attempts"] == [wrong, improved]

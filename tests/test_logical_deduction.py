@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from conftest import REPO, published
 from tripost.formats import parse_feedback, scripted_error_feedback
 from tripost.tasks.logical_deduction import LETTERS, LogicalDeduction, _record
 from tripost.tasks.logical_deduction_puzzle import SIZE_WORDS, read_puzzle, read_statement, solutions
+
+from conftest import REPO, published
 
 TASK = LogicalDeduction()
 CACHE = REPO / ".cache" / "bigbench" / "logical_deduction"
@@ -25,14 +26,16 @@ def _example(paragraph: str, options: list[str], answer: int) -> dict:
 HAND = {
     3: [_example("On a shelf, there are three books: a black book, an orange book, and a blue book. The blue book "
                  "is to the right of the orange book. The orange book is to the right of the black book.",
-                 ["The black book is the leftmost.", "The orange book is the leftmost.", "The blue book is the leftmost."], 0),
+                 ["The black book is the leftmost.", "The orange book is the leftmost.",
+                  "The blue book is the leftmost."], 0),
         _example("In an antique car show, there are three vehicles: a motorcycle, a bus, and a tractor. The "
                  "motorcycle is the oldest. The bus is newer than the tractor.",
                  ["The motorcycle is the newest.", "The bus is the newest.", "The tractor is the newest."], 1)],
     5: [_example("A fruit stand sells five fruits: pears, mangoes, kiwis, oranges, and peaches. The peaches are "
                  "more expensive than the mangoes. The oranges are more expensive than the kiwis. The pears are "
                  "the most expensive. The mangoes are more expensive than the oranges.",
-                 [f"The {f} are the second-most expensive." for f in ("pears", "mangoes", "kiwis", "oranges", "peaches")], 4),
+                 [f"The {f} are the second-most expensive."
+                  for f in ("pears", "mangoes", "kiwis", "oranges", "peaches")], 4),
         _example("In a golf tournament, there were five golfers: Rob, Amy, Joe, Eve, and Dan. Rob finished below "
                  "Dan. Joe finished second. Joe finished above Eve. Eve finished above Dan.",
                  [f"{g} finished last." for g in ("Rob", "Amy", "Joe", "Eve", "Dan")], 0)],
@@ -48,7 +51,8 @@ HAND = {
 def _bigbench() -> dict[int, list[dict]]:
     if not CACHE.exists():
         pytest.skip(f"BIG-Bench task files not fetched ({CACHE})")
-    return {n: json.loads((CACHE / f"{w}_objects" / "task.json").read_text())["examples"] for n, w in SIZE_WORDS.items()}
+    return {n: json.loads((CACHE / f"{w}_objects" / "task.json").read_text())["examples"]
+            for n, w in SIZE_WORDS.items()}
 
 
 def _records(examples: dict[int, list[dict]]) -> list[dict]:
@@ -90,8 +94,10 @@ def test_gold_rationale_layout():
     assert TASK.prompt(record) == (
         "Q: The following paragraphs each describe a set of three objects arranged in a fixed order. The statements "
         "are logically consistent within each paragraph. " + HAND[3][0]["input"] + "\nOptions:\n"
-        "(A) The black book is the leftmost.\n(B) The orange book is the leftmost.\n(C) The blue book is the leftmost.\n"
-        "Answer: Let's think step by step. Let \"??\" represents 0 or more objects, and \"?\" represents exactly 1 object.")
+        "(A) The black book is the leftmost.\n(B) The orange book is the leftmost.\n"
+        "(C) The blue book is the leftmost.\n"
+        "Answer: Let's think step by step. "
+        "Let \"??\" represents 0 or more objects, and \"?\" represents exactly 1 object.")
     assert TASK.solve(record) == "\n".join([
         '(1) The blue book is to the right of the orange book: "(left) ?? orange book ?? blue book ?? (right)".',
         '(2) The orange book is to the right of the black book: "(left) ?? black book ?? orange book ?? (right)".',
@@ -203,7 +209,8 @@ def test_valid_content_asks_the_final_response_to_state_its_option():
     record = _records(HAND)[0]
     gold = TASK.solve(record)
     assert TASK.has_valid_content(record, gold)
-    assert not TASK.has_valid_content(record, gold.replace("The black book is the leftmost.", "The blue book is the leftmost."))
+    assert not TASK.has_valid_content(record, gold.replace("The black book is the leftmost.",
+                                                           "The blue book is the leftmost."))
 
 
 def test_splits_are_the_papers_training_puzzles_and_the_rest_is_test():

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from conftest import MSA_SPLIT_CFG, check_planted_errors, published
 from tripost.tasks.arithmetic_expr import evaluate, fully_parenthesise, reduction_chain
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
+
+from conftest import MSA_SPLIT_CFG, check_planted_errors, published
 
 TASK = MultistepArithmetic()
 
@@ -80,7 +81,8 @@ def _planted(record, position: int, rng: random.Random):
     """Corrupt line ``position`` of the gold rationale; return (attempt, expected feedback)."""
     lines = TASK.solve(record).split("\n")
     previous = None if position == 0 else re.match(r"\((\d+)\)", lines[position - 1]).group(1)
-    head = "" if previous is None else ("Step (1) is correct. " if previous == "1" else f"Step (1) to ({previous}) are correct. ")
+    head = "" if previous is None else ("Step (1) is correct. " if previous == "1"
+                                        else f"Step (1) to ({previous}) are correct. ")
     line = lines[position]
     if position == len(lines) - 1:
         value = int(re.search(r"is (-?\d+)\.$", line).group(1)) + rng.choice([-3, 1, 2])
@@ -97,7 +99,7 @@ def _planted(record, position: int, rng: random.Random):
             candidate = line.replace(f"A = ({first})", f"A = ({changed})", 1)
             skeleton = re.search(r'"(.*)"', candidate).group(1)
             groups = dict(re.findall(r"([A-Z]) = (\([^a-zA-Z]+?\))(?:,| and|\.$)", candidate))
-            if evaluate(re.sub(r"[A-Z]", lambda m: groups[m.group(0)], skeleton)) != evaluate(expr):
+            if evaluate(re.sub(r"[A-Z]", lambda m, groups=groups: groups[m.group(0)], skeleton)) != evaluate(expr):
                 break
         else:
             return None

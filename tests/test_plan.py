@@ -7,9 +7,10 @@ import copy
 import pytest
 import yaml
 
-from conftest import REPO
 from tripost import plan
 from tripost.settings import normalise_config
+
+from conftest import REPO
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 normalise_config(DEFAULT)  # as the Snakefile does
@@ -88,7 +89,8 @@ def test_recipe_variants_change_only_their_settings_and_share_what_they_can():
     assert plan.run_config(DEFAULT, "word_sorting", "temp0.7", 2)["rollout"]["temperature"] == 0.7
     assert plan.run_config(DEFAULT, "word_sorting", "lr3e-4", 1)["training"]["lr"] == 3.0e-4
     # a variant for some iterations only
-    assert plan.run_config(DEFAULT, "word_sorting", "greedy_after1", 1) == plan.run_config(DEFAULT, "word_sorting", "tripost", 1)
+    assert (plan.run_config(DEFAULT, "word_sorting", "greedy_after1", 1)
+            == plan.run_config(DEFAULT, "word_sorting", "tripost", 1))
     assert plan.run_config(DEFAULT, "word_sorting", "greedy_after1", 3)["rollout"]["do_sample"] is False
     # iteration 1 reuses the main run's edited trajectories unless the collection differs
     shared = {run: plan.trajectories_run(DEFAULT, task, run, 1) == "tripost"

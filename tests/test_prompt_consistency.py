@@ -11,7 +11,6 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from conftest import SPLIT_CFG, bigbench_sources
 from tripost import expert, io, stages
 from tripost.improvement_data import sft_rows
 from tripost.inference import next_prompt
@@ -19,6 +18,8 @@ from tripost.tasks import TASKS, get_task
 from tripost.tokenizer import train_tokenizer
 from tripost.training import encode_example
 from tripost.trajectory import Trajectory, ground_truth_row, to_turns
+
+from conftest import SPLIT_CFG, bigbench_sources
 
 VOCAB = {"multistep_arithmetic": 400}  # the scratch tokenizer's merges, as config.yaml sets them
 N_TRAJECTORIES = 6
@@ -91,7 +92,8 @@ def _check_prefixes(tokenizer, task, trajectories) -> None:
             text_ids = encode_example(tokenizer, text, len(prompt), None, 1.0)["input_ids"]
             assert text_ids[: len(prompt_ids)] == prompt_ids, (
                 f"{task.name} {kind}: the prompt's tokens {tokenizer.convert_ids_to_tokens(prompt_ids[-6:])} "
-                f"vs the training text's {tokenizer.convert_ids_to_tokens(text_ids[len(prompt_ids) - 6: len(prompt_ids)])}")
+                "vs the training text's "
+                f"{tokenizer.convert_ids_to_tokens(text_ids[len(prompt_ids) - 6: len(prompt_ids)])}")
             assert len(text_ids) > len(prompt_ids) + 1
 
 

@@ -46,4 +46,5 @@ def test_test_caps_apply_per_bucket_and_keep_seen_buckets_whole():
     test = [{"id": f"{b}{i}", "bucket": b, "seen": b.startswith("s")} for b in ("s1", "s2", "u1") for i in range(5)]
     kept = stages.cap_test_buckets(test, {"seen": None, "unseen": 2})
     assert [r["id"] for r in kept] == [f"s1{i}" for i in range(5)] + [f"s2{i}" for i in range(5)] + ["u10", "u11"]
-    assert [r["id"] for r in stages.cap_test_buckets(test, {"seen": 1, "unseen": None})] == ["s10", "s20"] + [f"u1{i}" for i in range(5)]
+    assert [r["id"] for r in stages.cap_test_buckets(test, {"seen": 1, "unseen": None})] == (
+        ["s10", "s20"] + [f"u1{i}" for i in range(5)])

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import recompute
 from tripost import figures, results_page, tables
+
+from conftest import recompute
 
 TASKS = ["word_sorting", "logical_deduction"]
 POINTS = {"word_sorting": [("improve_data_ratio", 1.5, "tripost"), ("improve_data_ratio", -1.0, "p-1"),
@@ -79,7 +80,8 @@ def test_the_wide_tables_show_the_cells(built):
     results, out = built
     cells = pd.read_csv(out["cells"]).set_index(["table", "method", "inference", "task", "metric"])
     main = pd.read_csv(out["main_csv"], keep_default_na=False).set_index("method")
-    assert list(main.index) == ["ft rationale", "ft answer-only", "ft SI demo", "LMSI", "TriPosT (t=1)", "TriPosT (t=2)"]
+    assert list(main.index) == ["ft rationale", "ft answer-only", "ft SI demo", "LMSI",
+                                "TriPosT (t=1)", "TriPosT (t=2)"]
     # ft rationale is tested without self-improvement rounds (the paper's rationale wrapper)
     cell = cells.loc[("main", "ft rationale", "no SI", "word_sorting", "first_seen")]
     assert main.loc["ft rationale", "word_sorting seen"] == f"{cell['mean']:.1f} ± {cell['std']:.1f}"
@@ -102,7 +104,8 @@ def test_the_wide_tables_show_the_cells(built):
     assert "word_sorting n_fixed" in si.columns and "ft answer-only" not in si.index
     assert "mean ± std over seeds 0, 1, 2" in out["main_md"].read_text()
     for name in ("main_md", "ablations_md"):  # the notes say what the marks mean
-        assert tables.paired_note("cells.csv") in out[name].read_text() and "{" not in out[name].read_text().split("\n\n")[-1]
+        assert (tables.paired_note("cells.csv") in out[name].read_text()
+                and "{" not in out[name].read_text().split("\n\n")[-1])
 
 
 def test_figures_and_results_page_are_written(built, tmp_path):
@@ -115,7 +118,8 @@ def test_figures_and_results_page_are_written(built, tmp_path):
     for stem in ("acc", "bars", "ablation", "rate"):
         assert (tmp_path / "f" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert (tmp_path / "f" / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
-    page = results_page.render(pd.read_csv(out["cells"]), out["main_md"].read_text(), TASKS, [0, 1, 2], "the scratch model")
+    page = results_page.render(pd.read_csv(out["cells"]), out["main_md"].read_text(), TASKS, [0, 1, 2],
+                               "the scratch model")
     cells = pd.read_csv(out["cells"]).set_index(["table", "method", "inference", "task", "metric"])
     ours = cells.loc[("main", "ft rationale", "no SI", "logical_deduction", "first_total"), "mean"]
     assert "| ft rationale | LLaMA-7B ft rationale | " in page and f"{ours:.1f} / 45.8" in page
@@ -139,7 +143,8 @@ def test_paired_tests_pair_each_seed_with_its_own_baseline(built):
         wins = losses = pairs = 0
         for source in cell.sources.split(";"):
             frame = pd.read_pickle(results / source)
-            base = pd.read_pickle(results / (source.rsplit("/seed", 1)[0] + "/seed" + source.split("/seed")[1].split("/")[0] + "/baseline.pkl"))
+            base = pd.read_pickle(results / (source.rsplit("/seed", 1)[0] + "/seed"
+                                             + source.split("/seed")[1].split("/")[0] + "/baseline.pkl"))
             assert list(frame["id"]) == list(base["id"])
             split = cell.metric.removeprefix("first_")
             keep = frame["seen"] if split == "seen" else ~frame["seen"] if split == "unseen" else frame["seen"] | True

@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tripost.settings import merged
 
 from conftest import REPO, quick_config
 from test_llm_expert import SECRET, _settings, server  # noqa: F401 - the loopback LLM fixture
-from tripost.settings import merged
 
 # Run-specific files: logs, wall times, the record of the config (it names the results folder).
 RUN_SPECIFIC = ("logs/", "benchmarks/", "config.yaml", "tables/runtimes.csv", "tables/runtimes.md")
@@ -54,7 +54,8 @@ def run_to_end(configfile: Path) -> list[str]:
             subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
             steps.append("unlock")
         elif "--rerun-incomplete" in output:
-            subprocess.run(_command(configfile, "--rerun-incomplete"), cwd=REPO, check=True, capture_output=True, env=_env())
+            subprocess.run(_command(configfile, "--rerun-incomplete"), cwd=REPO, check=True, capture_output=True,
+                           env=_env())
             steps.append("rerun-incomplete")
             return steps
         else:

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from tripost import inference, io
 from tripost.expert import ScriptedExpert, plant_error
 from tripost.formats import correct_feedback, names_an_error, scripted_error_feedback
-from tripost import inference, io
 from tripost.inference import end_at_unactionable, reading_stops
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
@@ -34,7 +34,8 @@ def test_a_sub_step_and_the_final_response_can_be_named():
     record = _record(["cosh", "inferno", "cat", "bale"], "w")
     gold = WS.solve(record)
     assert names_an_error(gold, 'In step (3.1) the part " (1) "cat" " is incorrect. This is because x.')
-    assert not names_an_error(gold, 'In step (3.1) the part " (3.1) " is incorrect. This is because x.')  # the id is no part
+    assert not names_an_error(gold, 'In step (3.1) the part " (3.1) " is incorrect. '
+                                    'This is because x.')  # the id is no part
     assert names_an_error(gold, 'In step (Final response) the part " bale cat " is incorrect. This is because x.')
 
 

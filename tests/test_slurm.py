@@ -78,5 +78,6 @@ def test_the_micro_config_runs_through_slurm(cluster, tmp_path):
     # what was measured, kept beside the test's files (pytest keeps the last three runs' tmp_path)
     summary = f"SLURM run: {seconds:.0f} s, {len(slurm_ids)} SLURM jobs for {len(finished)} Snakemake jobs"
     rows = ["|".join(row.values()) for row in accounted.values()]
-    (tmp_path / "sacct.txt").write_text("\n".join([f"# {summary}", "|".join(accounted[slurm_ids[0]].keys())] + rows) + "\n")
+    (tmp_path / "sacct.txt").write_text(
+        "\n".join([f"# {summary}", "|".join(accounted[slurm_ids[0]].keys())] + rows) + "\n")
     print(f"\n{summary}; sacct list in {tmp_path / 'sacct.txt'}", file=sys.__stdout__)

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from conftest import REPO
 from tripost import snake
+
+from conftest import REPO
 
 HOLD = """
 import sys, time

@@ -80,10 +80,12 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     tokenizer = tiny_tokenizer()
     model = build_scratch_model(tokenizer, ARCH, seed=0)
     prompt = "Q: ab\nAnswer: Let's think step by step."
-    rows = [{"text": prompt + "\n(1) xy\nFeedback: ok", "prompt_chars": len(prompt), "weight_start": len(prompt) + 7}] * 16
+    rows = [{"text": prompt + "\n(1) xy\nFeedback: ok", "prompt_chars": len(prompt),
+             "weight_start": len(prompt) + 7}] * 16
     cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 8, "lr": 1e-2, "lr_scheduler": "constant",
            "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": False}
-    item = Collator(tokenizer.pad_token_id)([encode_example(tokenizer, rows[0]["text"], len(prompt), rows[0]["weight_start"], 1.5)])
+    item = Collator(tokenizer.pad_token_id)(
+        [encode_example(tokenizer, rows[0]["text"], len(prompt), rows[0]["weight_start"], 1.5)])
 
     def loss_now():
         with torch.no_grad():
@@ -109,7 +111,8 @@ def test_bf16_trains_in_fp32_where_the_cpu_has_no_native_bf16(tmp_path, monkeypa
     tripost.model._say_no_native_bf16.cache_clear()
     tokenizer = tiny_tokenizer()
     rows, cfg = bf16_rows_and_cfg()
-    stats = train(build_scratch_model(tokenizer, ARCH, seed=0), tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)
+    stats = train(build_scratch_model(tokenizer, ARCH, seed=0), tokenizer, rows, tmp_path / "ckpt", cfg,
+                  weight=1.0, seed=0)
     assert stats["precision"] == "fp32"
     assert "no native bf16: fp32 instead" in capsys.readouterr().err
 
@@ -122,7 +125,8 @@ def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path,
     rows, cfg = bf16_rows_and_cfg()
     assert train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)["precision"] == "bf16 autocast"
     assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.dtype == torch.float32
-    gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
+    gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0,
+               "bf16": False}
     assert len(generate(model, tokenizer, [prompt], gen_cfg, seed=0)) == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from tripost.formats import correct_feedback, parse_feedback, scripted_error_feedback, StepError
+from tripost.formats import StepError, correct_feedback, parse_feedback, scripted_error_feedback
 from tripost.improvement_data import build_iteration_data, rebalance_turns
 from tripost.inference import next_prompt, reading_stops
 from tripost.tasks.multistep_arithmetic import INFO, MultistepArithmetic
@@ -15,13 +15,16 @@ from tripost.trajectory import Trajectory, extend, ground_truth_row, render, to_
 MSA = MultistepArithmetic()
 WS = WordSorting()
 RECORD = {"id": "r1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33, "bucket": "l3-4d2", "seen": True}
-WRONG = MSA.solve(RECORD).replace("(-3 + -9) = -12", "(-3 + -9) = -11").replace("(21 - -12) = 33", "(21 - -11) = 32").replace("answer is 33", "answer is 32")
-FB = 'Step (1) to (2) are correct. In step (3) the part " (-3 + -9) = -11 " is incorrect. This is because there is an calculation error, since (-3 + -9) is not equal to -11.'
+WRONG = (MSA.solve(RECORD).replace("(-3 + -9) = -12", "(-3 + -9) = -11").replace("(21 - -12) = 33", "(21 - -11) = 32")
+         .replace("answer is 33", "answer is 32"))
+FB = ('Step (1) to (2) are correct. In step (3) the part " (-3 + -9) = -11 " is incorrect. '
+      'This is because there is an calculation error, since (-3 + -9) is not equal to -11.')
 
 
 def test_feedback_strings():
     assert correct_feedback("4") == "Step (1) to step (4) are correct. The final response is also correct."
-    assert scripted_error_feedback(StepError("1", None, "x", "y")) == 'In step (1) the part " x " is incorrect. This is because y.'
+    assert scripted_error_feedback(StepError("1", None, "x", "y")) == (
+        'In step (1) the part " x " is incorrect. This is because y.')
     assert scripted_error_feedback(StepError("2", "1", "x", "y")).startswith("Step (1) is correct. In step (2)")
     parsed = parse_feedback(FB)
     assert parsed.step == "3" and parsed.part == "(-3 + -9) = -11"

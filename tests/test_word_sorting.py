@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from conftest import WS_SPLIT_CFG, check_planted_errors, published
 from tripost.bigbench import synthetic_word_sorting
 from tripost.formats import scripted_error_feedback
 from tripost.tasks.word_sorting import ORDINALS, WordSorting, _record, has_prefix_pair
+
+from conftest import WS_SPLIT_CFG, check_planted_errors, published
 
 TASK = WordSorting()
 
@@ -92,7 +93,8 @@ def _planted(record, position: int, rng: random.Random):
     ids = [re.match(r"\(([\d.]+)\)", line).group(1) for line in lines[:-1]]
     step = ids[position] if position < len(ids) else "Final response"
     previous = None if position == 0 else ids[position - 1]
-    head = "" if previous is None else ("Step (1) is correct. " if previous == "1" else f"Step (1) to ({previous}) are correct. ")
+    head = "" if previous is None else ("Step (1) is correct. " if previous == "1"
+                                        else f"Step (1) to ({previous}) are correct. ")
     line = lines[position]
     body = line.split(") ", 1)[1] if position < len(ids) else line
     if position == len(lines) - 1:
@@ -109,7 +111,8 @@ def _planted(record, position: int, rng: random.Random):
         wrong = str(int(number) + 1)
         segment = f'"{word}"="{char}" ({number})'
         lines[position] = line.replace(segment, f'"{word}"="{char}" ({wrong})')
-        part, reason = f'"{word}"="{char}" ({wrong})', f'the alphabetical order for the character "{char}" should be {number}'
+        part, reason = (f'"{word}"="{char}" ({wrong})',
+                        f'the alphabetical order for the character "{char}" should be {number}')
     elif body.startswith("We now have"):
         listing = body[len("We now have: "):-1]
         groups = listing.split(" < ")
@@ -119,7 +122,8 @@ def _planted(record, position: int, rng: random.Random):
         lines[position] = line.replace(listing, " < ".join(swapped))
         a, b = re.match(r"\((-?\d+)\)", groups[1]).group(1), re.match(r"\((-?\d+)\)", groups[0]).group(1)
         part = " < ".join(swapped)
-        reason = f"words are not sorted in ascending order. Using results from step ({previous}), those words with ({a}) should come after words with ({b})"
+        reason = (f"words are not sorted in ascending order. Using results from step ({previous}), "
+                  f"those words with ({a}) should come after words with ({b})")
     else:
         return None  # "Hence" lines: see test_hence_order_violation
     return "\n".join(lines), f'{head}In step ({step}) the part " {part} " is incorrect. This is because {reason}.'
@@ -134,11 +138,13 @@ def test_planted_error_found_at_every_position(splits):
 
 def test_hence_order_violation():
     record = _record(["cosh", "inferno", "every"], "x")
-    attempt = TASK.solve(record).replace('(3) Hence, we have "cosh" < "every" < "inferno".', '(3) Hence, we have "cosh" < "inferno" < "every".')
+    attempt = TASK.solve(record).replace('(3) Hence, we have "cosh" < "every" < "inferno".',
+                                         '(3) Hence, we have "cosh" < "inferno" < "every".')
     error = TASK.first_error(record, attempt)
     assert scripted_error_feedback(error) == (
         'Step (1) to (2) are correct. In step (3) the part " "cosh" < "inferno" < "every" " is incorrect. '
-        'This is because the order of "every" and "inferno" is inconsistent with the result in step (2) that: "every" < "inferno".'
+        'This is because the order of "every" and "inferno" is inconsistent with the result in step (2) '
+        'that: "every" < "inferno".'
     )
 
 
@@ -161,8 +167,9 @@ def test_answer_parser(text, expected):
 
 def test_real_bigbench_split_matches_published(tmp_path):
     """With the real BIG-Bench file cached (after `make run`), the splits are the paper's."""
-    from conftest import REPO
     from tripost.bigbench import load_examples
+
+    from conftest import REPO
 
     source = REPO / ".cache" / "bigbench" / "word_sorting" / "task.json"
     if not source.exists():
@@ -171,8 +178,10 @@ def test_real_bigbench_split_matches_published(tmp_path):
         pytest.skip("bigbench==1.0.0 task file not cached (fetched by `make run`)")
     published_test = {r["question"][3:] for r in published("raw/word_sorting_scripted_rationales.jsonl")
                       if r["meta_data"]["new_split"] == "validation"}
-    pool = {r["meta_data"]["question"] for r in published("training/word_sorting/word_sorting_baseline_rationale_1-7.jsonl")}
-    pool |= {r["meta_data"]["question"] for r in published("validation/word_sorting/word_sorting_baseline_rationale_1-7_val.jsonl")}
+    pool = {r["meta_data"]["question"]
+            for r in published("training/word_sorting/word_sorting_baseline_rationale_1-7.jsonl")}
+    pool |= {r["meta_data"]["question"]
+             for r in published("validation/word_sorting/word_sorting_baseline_rationale_1-7_val.jsonl")}
     splits = TASK.make_splits(dict(WS_SPLIT_CFG, n_val=40), load_examples(source))
     assert {r["question"] for r in splits["test"]} == published_test
     assert {r["question"] for r in splits["train"] + splits["val"]} == pool

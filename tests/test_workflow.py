@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, quick_config, recompute
 from tripost import io
 from tripost.tasks import get_task
+
+from conftest import REPO, quick_config, recompute
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = {"splits", "rationales", "tokenizer", "baseline", "rollouts", "feedback", "improvement",
@@ -117,7 +118,8 @@ def test_micro_run_iterations_train_on_what_they_collected(micro_run):
             counts = json.loads((folder / "counts.json").read_text())
             assert counts["total"] == sum(1 for _ in open(folder / "train.jsonl"))
             assert sum(counts["outcomes"].values()) == sum(1 for _ in open(folder / "rollouts.jsonl"))
-            stats = json.loads((micro_run / "models" / task / "seed0" / "tripost" / f"iter{t}" / "train_stats.json").read_text())
+            checkpoint = micro_run / "models" / task / "seed0" / "tripost" / f"iter{t}"
+            stats = json.loads((checkpoint / "train_stats.json").read_text())
             if counts["enough_data"]:
                 assert stats["examples"] + stats["dropped_too_long"] == counts["total"]
             else:
@@ -195,7 +197,8 @@ def test_core_target_is_the_first_seeds_main_run(micro_run):
     assert "| ft rationale |" in core and "| TriPosT (t=3) |" in core and "seed 0." in core
     assert "| TriPosT (t=3) first attempt |" in core and "n_broken" in core
     # both seeds of the micro run: every cell pools them, with its paired test
-    snakemake("core", "--cores", "1", "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}", "core_seeds=2")
+    snakemake("core", "--cores", "1", "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}",
+              "core_seeds=2")
     assert "seeds 0, 1." in (micro_run / "tables" / "core.md").read_text()
     cells = pd.read_csv(micro_run / "tables" / "core_cells.csv")
     tripost = cells[(cells["table"] == "core") & (cells["method"] == "TriPosT (t=3)") & (cells["metric"] == "seen")]
@@ -219,7 +222,7 @@ def test_settings_no_job_reads_rerun_nothing(micro_run, tmp_path):
     request settings are read by none, and changing them plans no job."""
     def change(config: dict) -> None:
         config["results"] = str(micro_run)
-        config["expert"]["openai"].update(model="another-model", price_per_million_tokens={"prompt": 9.0, "completion": 9.0},
+        config["expert"]["openai"].update(model="another", price_per_million_tokens={"prompt": 9, "completion": 9},
                                           concurrency=1, timeout_s=5, feedback={"temperature": 0.5, "max_tokens": 7})
     result = snakemake("paper", "-n", "--configfile", str(write_config(tmp_path, "unread.yaml", change)))
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
@@ -245,7 +248,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 def test_report_is_self_contained_and_shows_every_figure_in_chromium(micro_run, tmp_path):
     report = tmp_path / "report.html"
-    snakemake("paper", "--report", str(report), "--configfile", "configs/quick.yaml", "--config", f"results={micro_run}")
+    snakemake("paper", "--report", str(report), "--configfile", "configs/quick.yaml", "--config",
+              f"results={micro_run}")
     html = report.read_text()
     assert "<script src=" not in html and "<link href=\"http" not in html  # nothing fetched when opened
     if CHROMIUM is None:

@@ -89,7 +89,8 @@ def fetch_task_files(cache: Path) -> dict[str, Path]:
 
 def pseudo_word(rng: random.Random) -> str:
     consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
-    return "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(1, 4))) + rng.choice(["", "n", "r", "s"])
+    return ("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(1, 4)))
+            + rng.choice(["", "n", "r", "s"]))
 
 
 def synthetic_word_sorting(n_examples: int, seed: int) -> dict:

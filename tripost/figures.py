@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from tripost import io, plan  # noqa: E402
+from tripost import io, plan
 
 
 def save(fig, stem: Path) -> None:
@@ -47,7 +47,8 @@ def _band(ax, x, values: pd.DataFrame, column: str, style: str, label: str) -> N
 
 def main_run(frame: pd.DataFrame) -> pd.DataFrame:
     """The ft-rationale rows (as iteration 0) and the main TriPosT run, with an ``iteration`` column."""
-    rows = frame[(frame["checkpoint"] == "baseline") | frame["checkpoint"].str.startswith(f"{plan.MAIN_RUN}/iter")].copy()
+    rows = frame[(frame["checkpoint"] == "baseline")
+                 | frame["checkpoint"].str.startswith(f"{plan.MAIN_RUN}/iter")].copy()
     rows["iteration"] = [0 if c == "baseline" else int(c.split("/iter")[1]) for c in rows["checkpoint"]]
     return rows
 

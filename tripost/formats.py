@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 ANSWER_HEAD = "Answer: Let's think step by step."
-UPDATED_HEAD = "Updated Answer: Let's think step by step."
+UPDATED = "Updated Answer:"
+UPDATED_HEAD = f"{UPDATED} Let's think step by step."
 # The feedback head ends at the colon: an inference prompt ends there, and a tokenizer must read the
 # prompt's last token as the training text's (a byte-level BPE puts the space with the next word).
 FEEDBACK = "Feedback:"
@@ -14,6 +15,22 @@ FINAL_PREFIX = "(Final response)"
 DONE_MARK = "final response is also correct"
 
 STEP_ID = re.compile(r"^\((\d+(?:\.\d+)*)\)")
+
+# The grammar's fixed phrases, each one token of the scratch tokenizer (longest first there).
+GRAMMAR_PHRASES = (
+    ANSWER_HEAD,
+    UPDATED_HEAD,
+    FEEDBACK,
+    f"{FINAL_PREFIX} So the answer is",
+    "The final response is also correct.",
+    " are correct.",
+    " is correct.",
+    "In step (",
+    ") the part \"",
+    "\" is incorrect. This is because ",
+    "Step (1) to step (",
+    "Step (1) to (",
+)
 
 
 def with_info(head: str, info: str) -> str:
@@ -84,6 +101,22 @@ def scripted_error_feedback(error: StepError) -> str:
     else:
         head = f"Step (1) to ({error.previous}) are correct. "
     return f'{head}In step ({error.step}) the part " {error.part} " is incorrect. This is because {error.reason}.'
+
+
+def tabular_error_feedback(error: StepError, attempt: str) -> str:
+    """The error feedback rendered from an LLM's table (method §2.3, "LLM tabular"): no spaces
+    inside the quotes, the steps before it named as correct."""
+    if error.step == "Final response":
+        previous = len(step_ids(attempt.strip()))
+    else:
+        previous = int(error.step.split(".")[0]) - 1
+    if previous == 0:
+        head = ""
+    else:
+        head = "Step (1) is correct. " if previous == 1 else f"Step (1) to step ({previous}) are correct. "
+    reason = error.reason[0].lower() + error.reason[1:]
+    reason = reason if reason.endswith(".") else reason + "."
+    return f'{head}In step ({error.step}) the part "{error.part}" is incorrect. This is because {reason}'
 
 
 FEEDBACK_PATTERN = re.compile(

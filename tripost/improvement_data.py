@@ -21,7 +21,8 @@ from tripost.trajectory import ground_truth_row, render, to_turns, training_row
 KEPT = ("directly_correct", "self_improved", "edited")
 
 
-def rebalance_turns(improvement: list[dict], non_improvement: list[dict], ratio: float, rng: random.Random) -> list[dict]:
+def rebalance_turns(improvement: list[dict], non_improvement: list[dict], ratio: float,
+                    rng: random.Random) -> list[dict]:
     """The non-improvement examples to keep: ``ceil(#improvement / ratio)`` of them at most."""
     if ratio <= 0:
         return list(non_improvement)
@@ -88,7 +89,8 @@ def build_iteration_data(
         num_ground_truth=n_gt,
         total=len(data),
         outcomes=outcomes,
-        improvement_ratio=(counts["num_improvement"] / counts["num_non_improvement"]) if counts["num_non_improvement"] else None,
+        improvement_ratio=((counts["num_improvement"] / counts["num_non_improvement"])
+                           if counts["num_non_improvement"] else None),
         enough_data=len(data) >= cfg["min_data_length"],
     )
     return data, counts
@@ -97,4 +99,5 @@ def build_iteration_data(
 def sft_rows(task: Task, records: list[Record], gold: dict[str, str]) -> list[dict]:
     """Ground-truth rationale SFT examples (the "ft rationale" baseline's data); questions without a
     rationale (an LLM's that missed the answer) are left out."""
-    return [training_row(task, r, task.rationale_text(r, gold[r["id"]]), "\nAnswer:") for r in records if r["id"] in gold]
+    return [training_row(task, r, task.rationale_text(r, gold[r["id"]]), "\nAnswer:")
+            for r in records if r["id"] in gold]

@@ -18,9 +18,10 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import openai
 
@@ -111,7 +112,8 @@ def request_key(request: dict[str, Any]) -> str:
 class LLM:
     """One configured endpoint and model (the ``expert.openai`` block of the config)."""
 
-    def __init__(self, settings: dict[str, Any], ledger: Ledger | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: dict[str, Any], ledger: Ledger | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.ledger = ledger or Ledger()
         self.ledger.model = settings["model"]
@@ -167,8 +169,9 @@ class LLM:
                 return self._read(self._call(request))
             except (openai.APIConnectionError, openai.APITimeoutError) as error:  # timeouts are connection errors
                 wait, reason = None, type(error).__name__
-            except (json.JSONDecodeError, openai.APIResponseValidationError, AttributeError, IndexError, TypeError) as error:
-                wait, reason = None, f"unreadable response ({type(error).__name__})"  # a body cut, garbled or empty
+            except (json.JSONDecodeError, openai.APIResponseValidationError, AttributeError, IndexError,
+                    TypeError) as error:  # a body cut, garbled or empty
+                wait, reason = None, f"unreadable response ({type(error).__name__})"
             except openai.APIStatusError as error:
                 if error.status_code not in RETRIED_STATUS:
                     raise LLMError(f"{self.settings['model']}: HTTP {error.status_code}: {error.message}") from None
@@ -192,7 +195,8 @@ class LLM:
                   "max_tokens": request["max_tokens"], "stop": request["stop"]}
         if request["api"] == "chat":
             messages = ([{"role": "system", "content": request["system"]}] if request["system"] else [])
-            return self.client.chat.completions.create(messages=messages + [{"role": "user", "content": request["prompt"]}], **common)
+            messages.append({"role": "user", "content": request["prompt"]})
+            return self.client.chat.completions.create(messages=messages, **common)
         return self.client.completions.create(prompt=request["prompt"], **common)
 
 

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from tripost.expert import ERROR, error_line_index, plant_error
-from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, with_info
+from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, tabular_error_feedback, with_info
 from tripost.llm import LLM, STOP
 from tripost.tasks.base import Record, Task
 
@@ -44,7 +44,8 @@ class FewShot:
             self.rationale.append(f"{task.prompt(record)}\n{gold} {STOP}")
             self.feedback.append(f"{task.prompt(record)}\n{wrong}\n{FEEDBACK_CUE}{feedback_table(error)} {STOP}")
             update_head = with_info(UPDATED_HEAD, task.info)
-            self.update.append(f"{task.prompt(record)}\n{wrong} {STOP}\nFeedback: {render_feedback(error, wrong)}\n"
+            feedback = tabular_error_feedback(error, wrong)
+            self.update.append(f"{task.prompt(record)}\n{wrong} {STOP}\nFeedback: {feedback}\n"
                                f"{update_head}\n{gold} {STOP}")
         if not self.feedback:
             raise ValueError(f"{task.name}: no training question gives a few-shot example")
@@ -54,18 +55,6 @@ class FewShot:
 
 
 # ---- the LLM's feedback table -------------------------------------------------------------------
-def render_feedback(error: StepError, attempt: str) -> str:
-    """The "LLM tabular" feedback string (method §2.3)."""
-    if error.step == "Final response":
-        previous = len(step_ids(attempt.strip()))
-    else:
-        previous = int(error.step.split(".")[0]) - 1
-    head = "" if previous == 0 else "Step (1) is correct. " if previous == 1 else f"Step (1) to step ({previous}) are correct. "
-    reason = error.reason[0].lower() + error.reason[1:]
-    reason = reason if reason.endswith(".") else reason + "."
-    return f'{head}In step ({error.step}) the part "{error.part}" is incorrect. This is because {reason}'
-
-
 def parse_table(completion: str, attempt: str) -> StepError | None:
     """The LLM's table as a ``StepError``; None when it does not follow the format (method §4)."""
     lines = [line for line in completion.strip().split("\n") if line.strip()]
@@ -95,7 +84,8 @@ def clean_attempt(text: str) -> str | None:
     kept: list[str] = []
     for line in (raw.strip() for raw in text.strip().split("\n")):
         lowered = line.lower()
-        if any(mark in lowered for mark in ("q:", "options:", "updated answer:", "feedback:")) or re.match(r"\([A-Z]\)", line):
+        next_block = any(mark in lowered for mark in ("q:", "options:", "updated answer:", "feedback:"))
+        if next_block or re.match(r"\([A-Z]\)", line):
             break
         if not line or lowered.startswith("answer:"):
             continue
@@ -158,15 +148,17 @@ class LLMExpert:
 
     def error_feedback(self, record: Record, attempt: str) -> str:
         params = self.settings["feedback"]
-        completion = self.llm.complete(self.feedback_prompt(record, attempt), params["temperature"], params["max_tokens"])
+        prompt = self.feedback_prompt(record, attempt)
+        completion = self.llm.complete(prompt, params["temperature"], params["max_tokens"])
         error = parse_table(completion, attempt)
-        return ERROR if error is None else render_feedback(error, attempt)
+        return ERROR if error is None else tabular_error_feedback(error, attempt)
 
     def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
         """The improved attempt: M's lines before the error step, then the LLM's continuation."""
         prefix = attempt.split("\n")[: error_line_index(attempt, step)]
         prompt = self.update_prompt(record, attempt, feedback, step)
         params = self.settings["improvement"]
-        text = clean_attempt("\n".join(prefix + [self.llm.complete(prompt, params["temperature"], params["max_tokens"])]))
+        completion = self.llm.complete(prompt, params["temperature"], params["max_tokens"])
+        text = clean_attempt("\n".join([*prefix, completion]))
         return text if text is not None and is_legit_update(attempt, text, step, part) else None
 

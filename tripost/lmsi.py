@@ -58,7 +58,8 @@ def training_rows(task: Task, record: Record, kept: list[str], augment: bool) ->
     return rows
 
 
-def build(task: Task, records: list[Record], samples: dict[str, list[str]], cfg: dict[str, Any]) -> tuple[list[dict], dict]:
+def build(task: Task, records: list[Record], samples: dict[str, list[str]],
+          cfg: dict[str, Any]) -> tuple[list[dict], dict]:
     """All LMSI training rows and counts (questions with a kept sample, by selection)."""
     rows: list[dict] = []
     kept_questions = kept_samples = right = 0

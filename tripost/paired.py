@@ -63,7 +63,8 @@ def compare(checkpoint: pd.DataFrame, column: str, baseline: pd.DataFrame, basel
     if set(checkpoint["id"]) != set(baseline["id"]):
         raise ValueError("the checkpoint and its baseline were evaluated on different questions")
     ours = checkpoint[["id", "seen", column]].rename(columns={column: "ours"})
-    theirs = baseline[["id", "seen", baseline_column]].rename(columns={"seen": "seen_baseline", baseline_column: "theirs"})
+    theirs = baseline[["id", "seen", baseline_column]].rename(
+        columns={"seen": "seen_baseline", baseline_column: "theirs"})
     joined = ours.merge(theirs, on="id", validate="one_to_one")
     if not (joined["seen"] == joined["seen_baseline"]).all():
         raise ValueError("a question is seen in one evaluation and unseen in the other")

@@ -47,7 +47,8 @@ def ablation_points(config: dict[str, Any], task: str) -> list[tuple[str, float,
     points = []
     for setting in ABLATED:
         for value in config["ablations"][setting]:
-            same = float(value) == float(main[setting]) or (setting == "improve_data_ratio" and value <= 0 and main[setting] <= 0)
+            both_off = setting == "improve_data_ratio" and value <= 0 and main[setting] <= 0  # no rebalancing
+            same = float(value) == float(main[setting]) or both_off
             points.append((setting, float(value), MAIN_RUN if same else run_name(setting, value)))
     return points
 
@@ -69,7 +70,8 @@ def recipe_runs(config: dict[str, Any]) -> list[str]:
     runs = config["recipe"]["runs"]
     for name in runs:
         if name not in config["recipe"]["variants"]:
-            raise ValueError(f"recipe.runs: {name!r} is not one of recipe.variants ({', '.join(config['recipe']['variants'])})")
+            known = ", ".join(config["recipe"]["variants"])
+            raise ValueError(f"recipe.runs: {name!r} is not one of recipe.variants ({known})")
     taken = {MAIN_RUN, SI_DEMO, CONTROL} | {run for task in config["tasks"] for run in ablation_runs(config, task)}
     for name in runs:
         if name in taken:

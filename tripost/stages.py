@@ -67,7 +67,8 @@ def cap_test_buckets(test: list[Record], caps: dict[str, int | None]) -> list[Re
     return out
 
 
-def make_expert(task_name: str, expert_cfg: dict[str, Any], train: list[Record], ledger: Ledger, kind: str | None = None):
+def make_expert(task_name: str, expert_cfg: dict[str, Any], train: list[Record], ledger: Ledger,
+                kind: str | None = None):
     """The configured expert of a task (``kind`` overrides ``expert.kind``)."""
     task = get_task(task_name)
     if (kind or expert_cfg["kind"]) == "scripted":
@@ -89,7 +90,8 @@ def _each(expert_cfg: dict[str, Any], kind: str, function, items: list) -> list:
         return list(pool.map(function, items))
 
 
-def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: dict[str, Any], ledger_path: Path) -> None:
+def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: dict[str, Any],
+                    ledger_path: Path) -> None:
     """Gold rationales of every training-side record (train, val, extra_train): the scripted
     solver's, or an LLM's that reach the labelled answer (the others are left out and counted)."""
     from tripost.llm import Ledger
@@ -169,7 +171,8 @@ def load_tokenizer(path: Path):
 
 def train_lmsi(model_dir: Path, data: Path, train_cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
     """LMSI: SFT of the ft-rationale checkpoint on its selected samples (weight 1, method §7.3)."""
-    cfg = {"min_data_length": 1, "mask_before_feedback": False, "self_improve_section_weight": 1.0, "training": train_cfg}
+    cfg = {"min_data_length": 1, "mask_before_feedback": False, "self_improve_section_weight": 1.0,
+           "training": train_cfg}
     train_iteration(model_dir, data, cfg, seed, out_dir)
 
 
@@ -182,7 +185,8 @@ def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int,
         # Too little data: like the original, the loop stops improving; the checkpoint carries over.
         with io.atomic_output(out_dir) as tmp:
             shutil.copytree(model_dir, tmp)
-            io.write_json(tmp / "train_stats.json", {"skipped": True, "examples": len(rows), "min_data_length": min_rows})
+            stats = {"skipped": True, "examples": len(rows), "min_data_length": min_rows}
+            io.write_json(tmp / "train_stats.json", stats)
         print(f"only {len(rows)} examples (< {min_rows}): checkpoint carried over untrained", flush=True)
         return
     from tripost import training
@@ -348,7 +352,8 @@ def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: dict[st
                          for i, (r, t) in enumerate(zip(repeated, trajectories))])
 
 
-def lmsi_data(task_name: str, samples: Path, train: Path, cfg: dict[str, Any], out_data: Path, out_counts: Path) -> None:
+def lmsi_data(task_name: str, samples: Path, train: Path, cfg: dict[str, Any], out_data: Path,
+              out_counts: Path) -> None:
     from tripost import lmsi
 
     by_question: dict[str, list[str]] = {}
@@ -402,7 +407,8 @@ def _write_evaluation(frame, task, started: float, source: str, out_pickle: Path
     with io.atomic_output(out_pickle) as tmp, open(tmp, "wb") as handle:
         pickle.dump(frame, handle)
     io.write_json(out_summary, summary)
-    print(json.dumps({k: summary[k] for k in ("seen", "unseen", "total")} | {"seconds": time.time() - started}), flush=True)
+    shown = {k: summary[k] for k in ("seen", "unseen", "total")} | {"seconds": time.time() - started}
+    print(json.dumps(shown), flush=True)
     return summary
 
 
@@ -418,7 +424,8 @@ def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str,
     model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
-    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, checkpoint_source(model_dir), out_pickle, out_summary)
+    frame = evaluation_frame(task, test, trajectories)
+    return _write_evaluation(frame, task, started, checkpoint_source(model_dir), out_pickle, out_summary)
 
 
 def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
@@ -458,5 +465,6 @@ def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Re
 
     trajectories = _each(expert_cfg, "openai", answer, test)
     ledger.write(ledger_path, questions=len(test))
-    source = f"{expert_cfg['openai']['model']} ({method}{', oracle stop' if llm_cfg['oracle_stop'] and method == 'llm_self_improve' else ''})"
+    oracle = ", oracle stop" if llm_cfg["oracle_stop"] and method == "llm_self_improve" else ""
+    source = f"{expert_cfg['openai']['model']} ({method}{oracle})"
     return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, source, out_pickle, out_summary)

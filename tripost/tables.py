@@ -110,7 +110,8 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
     for row in rows:
         out = {"group": row.group, "method": row.label, "inference": row.inference}
         for task in tasks:
-            chosen = checkpoints[(checkpoints["task"] == task) & (checkpoints["checkpoint"] == row.checkpoints.get(task))]
+            chosen = checkpoints[(checkpoints["task"] == task)
+                                 & (checkpoints["checkpoint"] == row.checkpoints.get(task))]
             for name in metrics:
                 column = f"first_{name}" if row.inference == NO_SI and name in SPLITS else name
                 kept = [v for v in chosen[column].tolist() if v is not None and v == v]
@@ -118,7 +119,8 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
                 if name in SPLITS and kept:
                     correct = "first_correct" if row.inference == NO_SI else "correct"
                     test = paired_with_baseline(chosen, checkpoints, results, correct, name, frames)
-                out[f"{task} {name}"] = cell(kept, 2 if name == "rounds" else 0 if name.startswith("n_") else 1) + (f" {test.mark}" if test and test.mark else "")
+                out[f"{task} {name}"] = (cell(kept, 2 if name == "rounds" else 0 if name.startswith("n_") else 1)
+                                         + (f" {test.mark}" if test and test.mark else ""))
                 cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
                               "task": task, "metric": column,
                               "mean": pd.Series(kept).mean() if kept else None,
@@ -152,7 +154,8 @@ def ablation_rows(checkpoints: pd.DataFrame, points: dict[str, list], iterations
     self-improvement at inference."""
     rows = []
     for setting, symbol in plan.ABLATED.items():
-        values = list(dict.fromkeys(value for task_points in points.values() for s, value, _ in task_points if s == setting))
+        values = list(dict.fromkeys(value for task_points in points.values()
+                                    for s, value, _ in task_points if s == setting))
         for value in values:
             chosen = {task: f"{run}/iter{iterations}" for task, task_points in points.items()
                       for s, v, run in task_points if s == setting and v == value}
@@ -194,8 +197,10 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     specs = {
         "main": (main_rows(checkpoints, iterations), SPLITS, ["method"],
                  f"Accuracy (%) on the test split; {seeds_note}. The SFT baselines answer without "
-                 f"self-improvement rounds, as the paper tests them; the other rows with them. {paired_note('cells.csv')}"),
-        "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS, ["group", "method", "inference"],
+                 f"self-improvement rounds, as the paper tests them; the other rows with them. "
+                 f"{paired_note('cells.csv')}"),
+        "ablations": (ablation_rows(checkpoints, points, ablation_iterations, max_iteration), SPLITS,
+                      ["group", "method", "inference"],
                       f"Accuracy (%); {seeds_note}. SI: self-improvement inference (up to 3 generation calls); "
                       f"no SI: the first attempt of the same run. {paired_note('cells.csv')}"),
         "self_improvement": (self_improvement_rows(checkpoints), SI_COLUMNS, ["method"],
@@ -214,7 +219,8 @@ def write_tables(pickles: list[Path], results: Path, tasks: list[str], seeds: li
     write_csv(pd.DataFrame(all_cells), out["cells"])
 
 
-def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path, out_cells: Path) -> None:
+def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations: int, out_md: Path,
+               out_cells: Path) -> None:
     """ft rationale and the TriPosT iterations of the seeds ``make run`` builds: accuracy with and
     without self-improvement, each paired with the same seed's ft rationale, and what
     self-improvement did; the cells (with their p-values) in ``out_cells``."""
@@ -226,14 +232,16 @@ def core_table(pickles: list[Path], results: Path, tasks: list[str], iterations:
         rows += [Row(f"{plan.label(name)} first attempt", _present(checkpoints, name), NO_SI),
                  Row(plan.label(name), _present(checkpoints, name), SI)]
     wide, cells = fill(rows, checkpoints, tasks, SPLITS, "core", results)
-    si_wide, si_cells = fill(self_improvement_rows(checkpoints), checkpoints, tasks, SI_COLUMNS, "core_self_improvement", results)
+    si_wide, si_cells = fill(self_improvement_rows(checkpoints), checkpoints, tasks, SI_COLUMNS,
+                             "core_self_improvement", results)
     seeds = checkpoints["seed"].dropna().unique().tolist()
     seeds_note = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(int(s)) for s in seeds)}"
     accuracy = markdown(wide, ["method"] + [f"{task} {m}" for task in tasks for m in SPLITS],
                         f"Accuracy (%) on the test split; {seeds_note}. {paired_note(Path(out_cells).name)}")
     self_improvement = markdown(si_wide, ["method"] + [f"{task} {m}" for task in tasks for m in SI_COLUMNS],
                                 f"Self-improvement on the test split: % of questions with an update (attempted), "
-                                f"answers turned wrong to right (n_fixed) and right to wrong (n_broken), mean updates; {seeds_note}.")
+                                f"answers turned wrong to right (n_fixed) and right to wrong (n_broken), "
+                                f"mean updates; {seeds_note}.")
     io.write_text(out_md, accuracy + "\n" + self_improvement)
     write_csv(pd.DataFrame(cells + si_cells), out_cells)
 
@@ -244,7 +252,8 @@ def recipe_table(pickles: list[Path], results: Path, task: str, out_md: Path, ou
     with the same seed's ft rationale (first attempt) on the same questions."""
     checkpoints = checkpoint_table(pickles, results)
     names = list(dict.fromkeys(checkpoints["checkpoint"]))
-    first, _ = fill([Row(plan.label(n), {task: n}, NO_SI) for n in names], checkpoints, [task], ("total",), "recipe", results)
+    first, _ = fill([Row(plan.label(n), {task: n}, NO_SI) for n in names], checkpoints, [task], ("total",),
+                    "recipe", results)
     si, _ = fill([Row(plan.label(n), {task: n}, SI) for n in names], checkpoints, [task],
                      ("total", "n_fixed", "n_broken"), "recipe", results)
     wide = pd.DataFrame({"checkpoint": names, "method": first["method"],
@@ -264,7 +273,8 @@ def runtime_table(benchmarks: Path) -> pd.DataFrame:
     for path in sorted(Path(benchmarks).rglob("*.tsv")):
         bench = pd.read_csv(path, sep="\t")
         rule = path.relative_to(benchmarks).parts[0] if len(path.relative_to(benchmarks).parts) > 1 else path.stem
-        rows.append({"rule": rule, "s": float(bench["s"].iloc[0]), "max_rss_mb": pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]})
+        rows.append({"rule": rule, "s": float(bench["s"].iloc[0]),
+                     "max_rss_mb": pd.to_numeric(bench["max_rss"], errors="coerce").iloc[0]})
     frame = pd.DataFrame(rows, columns=["rule", "s", "max_rss_mb"])
     table = frame.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
                                       max_s=("s", "max"), peak_rss_mb=("max_rss_mb", "max"))

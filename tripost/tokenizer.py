@@ -14,26 +14,9 @@ from collections.abc import Iterable
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from tripost.formats import ANSWER_HEAD, FEEDBACK, UPDATED_HEAD
+from tripost.formats import GRAMMAR_PHRASES
 
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
-
-# The feedback grammar shared by all tasks (method §2.3).
-FEEDBACK_PHRASES = (
-    ANSWER_HEAD,
-    UPDATED_HEAD,
-    FEEDBACK,
-    "(Final response) So the answer is",
-    "The final response is also correct.",
-    " are correct.",
-    " is correct.",
-    "In step (",
-    ") the part \"",
-    "\" is incorrect. This is because ",
-    "Step (1) to step (",
-    "Step (1) to (",
-)
-
 
 def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Characters, merges inside (signed) numbers up to ``vocab_size``, and ``phrases`` as tokens.
@@ -50,7 +33,7 @@ def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: in
     tokenizer.train_from_iterator(texts, trainer=trainer)
     # longest first (a phrase inside a longer one must not split it); ties by text, so that the ids
     # do not depend on the set's order (string hashing is randomised per process)
-    all_phrases = sorted(set(FEEDBACK_PHRASES) | set(phrases), key=lambda p: (-len(p), p))
+    all_phrases = sorted(set(GRAMMAR_PHRASES) | set(phrases), key=lambda p: (-len(p), p))
     tokenizer.add_tokens([AddedToken(p, normalized=False) for p in all_phrases])
     bos = SPECIAL["bos_token"]
     tokenizer.post_processor = processors.TemplateProcessing(

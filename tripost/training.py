@@ -159,7 +159,8 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         disable_tqdm=False,
     )
     # the optimizer steps per epoch, over every process and GPU (known once the devices are set up)
-    steps_per_epoch = math.ceil(len(items) / (args.train_batch_size * args.gradient_accumulation_steps * args.world_size))
+    steps_per_epoch = math.ceil(len(items)
+                                / (args.train_batch_size * args.gradient_accumulation_steps * args.world_size))
     args.warmup_steps = int(cfg["warmup_ratio"] * steps_per_epoch * cfg["epochs"])
     args.logging_steps = max(1, steps_per_epoch // 5)
     trainer = WeightedLossTrainer(
@@ -184,5 +185,6 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         "train_loss": result.training_loss,
         # how fast: of this run and machine only (stages.write_train_stats keeps it out of the checkpoint)
         "speed": {"train_seconds": seconds, "tokens_per_second": n_tokens * cfg["epochs"] / max(seconds, 1e-9),
-                  "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None},
+                  "peak_gpu_memory_gib": (torch.cuda.max_memory_allocated() / 2**30
+                                          if torch.cuda.is_available() else None)},
     }

@@ -9,6 +9,7 @@ from tripost.formats import (
     FEEDBACK,
     FINAL_PREFIX,
     STEP_ID,
+    UPDATED,
     UPDATED_HEAD,
     correct_feedback,
     is_done_feedback,
@@ -16,8 +17,6 @@ from tripost.formats import (
     with_info,
 )
 from tripost.tasks.base import Record, Task
-
-UPDATED = "Updated Answer:"
 
 
 @dataclass

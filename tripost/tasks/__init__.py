@@ -8,7 +8,8 @@ from tripost.tasks.logical_deduction import LogicalDeduction
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MultistepArithmetic, WordSorting, DateUnderstanding, LogicalDeduction)}
+TASKS: dict[str, type[Task]] = {cls.name: cls
+                                for cls in (MultistepArithmetic, WordSorting, DateUnderstanding, LogicalDeduction)}
 
 
 def get_task(name: str) -> Task:

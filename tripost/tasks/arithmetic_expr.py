@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def evaluate(expr: str) -> int:
     try:
         with warnings.catch_warnings():  # "5(3)" warns before it fails: the failure is what counts
             warnings.simplefilter("ignore", SyntaxWarning)
-            return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 - checked above
+            return int(eval(expr, {"__builtins__": {}}))  # eval is safe: the expression was checked above
     except (SyntaxError, TypeError, ZeroDivisionError, RecursionError, MemoryError) as error:
         raise ValueError(f"not an arithmetic expression: {expr!r}") from error
 

@@ -28,7 +28,15 @@ from dateutil.relativedelta import relativedelta
 from tripost.formats import FINAL_PREFIX, StepError, read_flat_steps
 from tripost.tasks.base import LETTERS, Record, Task, search_answer
 from tripost.tasks.date_understanding_contexts import (
-    FIELD, FORMS, LAST_DAY, FIRST_DAY, Step, any_day, generate_context, mdy, today_steps,
+    FIELD,
+    FIRST_DAY,
+    FORMS,
+    LAST_DAY,
+    Step,
+    any_day,
+    generate_context,
+    mdy,
+    today_steps,
 )
 from tripost.tasks.date_understanding_data import paper_records
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import calendar
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
@@ -61,7 +62,8 @@ class Kind:
 
 KINDS = {
     "long": Kind(r"[A-Z][a-z]+ \d{1,2}, \d{4}", _read_named, lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}"),
-    "abbr": Kind(r"[A-Z][a-z]{2} \d{1,2}, \d{4}", _read_named, lambda d: f"{MONTHS[d.month - 1][:3]} {d.day}, {d.year}"),
+    "abbr": Kind(r"[A-Z][a-z]{2} \d{1,2}, \d{4}", _read_named,
+                 lambda d: f"{MONTHS[d.month - 1][:3]} {d.day}, {d.year}"),
     "nth": Kind(r"[A-Z][a-z]+\.? \d{1,2}(?:st|nd|rd|th), \d{4}", _read_named,
                 lambda d: f"{MONTHS[d.month - 1][:4] + '.' if d.month == 9 else MONTHS[d.month - 1][:3]} "
                           f"{d.day}{_suffix(d.day)}, {d.year}"),
@@ -196,7 +198,8 @@ def _job(v: dict[str, Any]) -> list[Step]:
     first = second - DAY
     return [
         shifted(f"Her second day at work was {mdy(second)}", second, -DAY, "one day before", "her first day"),
-        shifted(f"Today is her {v['n']}-year work anniversary", first, relativedelta(years=v["n"]), f"{v['n']} years after"),
+        shifted(f"Today is her {v['n']}-year work anniversary", first, relativedelta(years=v["n"]),
+                f"{v['n']} years after"),
     ]
 
 
@@ -209,7 +212,8 @@ def _bookstore(v: dict[str, Any]) -> list[Step]:
     first = date(v["y"], v["m"], v["day"])
     return [
         step(f"Her first visit was on the {v['day']}{_suffix(v['day'])} of {MONTHS[v['m'] - 1]} {v['y']}",
-             "her first visit", first, f"the {v['day']}{_suffix(v['day'])} of {MONTHS[v['m'] - 1]} {v['y']} is {mdy(first)}"),
+             "her first visit", first,
+             f"the {v['day']}{_suffix(v['day'])} of {MONTHS[v['m'] - 1]} {v['y']} is {mdy(first)}"),
         shifted(f"Her {v['k']}{_suffix(v['k'])} visit is {v['k'] - 1} months after her first", first,
                 relativedelta(months=v["k"] - 1), f"{v['k'] - 1} months after"),
     ]
@@ -345,7 +349,8 @@ FORMS: tuple[Form, ...] = (
          "It is her {k:nth_number} visit to the bookstore today.", _bookstore, _sample_bookstore),
     Form("Jane thought today is {w:slash}, but today is in fact {md:mon_day}, which is {n:int} day later.",
          _thought, _sample_thought),
-    Form("Today is the first day of {y:year}.", _fixed_day(lambda v: f"the first day of {v['y']}", lambda v: date(v["y"], 1, 1)), _one_year),
+    Form("Today is the first day of {y:year}.",
+         _fixed_day(lambda v: f"the first day of {v['y']}", lambda v: date(v["y"], 1, 1)), _one_year),
     Form("Today is {d:abbr}. Jane's appointment will be {n:int} days later.", _stated, _days("n", 2, 9)),
     Form("Today is {md:month_day}, and it is Jane's second time in the year {y:year} to see a meteor shower.",
          _fixed_day(lambda v: f"{v['md'][0]}/{v['md'][1]} of {v['y']}", lambda v: date(v["y"], *v["md"])),
@@ -358,18 +363,22 @@ FORMS: tuple[Form, ...] = (
     Form("{d:long} is like yesterday to Jane, but that is actually ten years ago.",
          lambda v: [shifted(f"{mdy(v['d'])} was ten years ago", v["d"], relativedelta(years=10), "ten years after")],
          _one_day),
-    Form("Today is Christmas Eve of {y:year}.", _fixed_day(lambda v: f"Christmas Eve of {v['y']}", lambda v: date(v["y"], 12, 24)), _one_year),
+    Form("Today is Christmas Eve of {y:year}.",
+         _fixed_day(lambda v: f"Christmas Eve of {v['y']}", lambda v: date(v["y"], 12, 24)), _one_year),
     Form("Today is the palindrome day of {y:year}, because the MMDDYYYY format of the date is the same backwards as "
          "forwards.", _palindrome, _sample_palindrome),
-    Form("This is the last day of {y:year}.", _fixed_day(lambda v: f"the last day of {v['y']}", lambda v: date(v["y"], 12, 31)), _one_year),
+    Form("This is the last day of {y:year}.",
+         _fixed_day(lambda v: f"the last day of {v['y']}", lambda v: date(v["y"], 12, 31)), _one_year),
     Form("The concert was scheduled to be on {d:slash0}, but was delayed by one day to today.",
-         lambda v: [shifted(f"The concert moved from {mdy(v['d'])} by one day", v["d"], DAY, "the day after")], _one_day),
+         lambda v: [shifted(f"The concert moved from {mdy(v['d'])} by one day", v["d"], DAY, "the day after")],
+         _one_day),
     Form("Jane scheduled 3 apointments with 5 poeple for tomorrow ({w:dow}, {d:slash}).",
          _from_tomorrow, _sample_weekday_tomorrow),
     Form("The current local time is {t:time} of {d:slash}.", _stated,
          lambda rng: {"d": any_day(rng), "t": f"{rng.randint(1, 12)}:{rng.randrange(60):02} {rng.choice('ap')}m"}),
     Form("Today is the {a:ordinal} day of the {b:ordinal} month of {y:year}.",
-         _fixed_day(lambda v: f"the {ORDINAL_WORDS[v['a']]} day of the {ORDINAL_WORDS[v['b']]} month of {v['y']}", lambda v: date(v["y"], v["b"] + 1, v["a"] + 1)),
+         _fixed_day(lambda v: f"the {ORDINAL_WORDS[v['a']]} day of the {ORDINAL_WORDS[v['b']]} month of {v['y']}",
+                    lambda v: date(v["y"], v["b"] + 1, v["a"] + 1)),
          lambda rng: {"a": rng.randrange(12), "b": rng.randrange(12), "y": any_year(rng)}),
     Form("Today is {md:month_day}. Jane is watching NFL {y:year}.",
          _fixed_day(lambda v: f"{v['md'][0]}/{v['md'][1]} of {v['y']}", lambda v: date(v["y"], *v["md"])),
@@ -377,13 +386,15 @@ FORMS: tuple[Form, ...] = (
     Form("Yesterday was {d:slash0}. Today could not be {bad:text} because {m:month} has only {n:int} days.",
          _overflow, _sample_overflow),
     Form("The day before yesterday was {d:slash}.",
-         lambda v: [shifted(f"The day before yesterday was {mdy(v['d'])}", v["d"], 2 * DAY, "two days after")], _one_day),
+         lambda v: [shifted(f"The day before yesterday was {mdy(v['d'])}", v["d"], 2 * DAY, "two days after")],
+         _one_day),
     Form("In the US, Thanksgiving is on the fourth Thursday of November. Today is the US Thanksgiving of {y:year}.",
          _thanksgiving, _one_year),
     Form("Today's meeting is rescheduled to 11 am tomorrow, {d:slash}.",
          _from_tomorrow, _one_day),
     Form("Jane is celebrating the last day of {m:mon} {y:year}.",
-         _fixed_day(lambda v: f"the last day of {MONTHS[v['m'] - 1]} {v['y']}", lambda v: _month_end(date(v["y"], v["m"], 1))),
+         _fixed_day(lambda v: f"the last day of {MONTHS[v['m'] - 1]} {v['y']}",
+                    lambda v: _month_end(date(v["y"], v["m"], 1))),
          lambda rng: {"m": rng.randint(1, 12), "y": any_year(rng)}),
     Form("It was {d:nth} a week ago.",
          lambda v: [shifted(f"A week ago was {mdy(v['d'])}", v["d"], 7 * DAY, "one week after")], _one_day),
@@ -394,7 +405,8 @@ FORMS: tuple[Form, ...] = (
          lambda v: [shifted(f"{v['n']} eggs last {v['n']} days from {mdy(v['d'])}", v["d"], timedelta(days=v["n"]),
                             f"{v['n']} days after")], _days("n", 2, 60)),
     Form("Today is the last day of the {q:ordinal} quarter of {y:year}.",
-         _fixed_day(lambda v: f"the last day of the {ORDINAL_WORDS[v['q']]} quarter of {v['y']}", lambda v: _month_end(date(v["y"], 3 * v["q"] + 3, 1))),
+         _fixed_day(lambda v: f"the last day of the {ORDINAL_WORDS[v['q']]} quarter of {v['y']}",
+                    lambda v: _month_end(date(v["y"], 3 * v["q"] + 3, 1))),
          lambda rng: {"q": rng.randrange(4), "y": any_year(rng)}),
     Form("The first day of {y:year} is a {w:weekday}, and today is the first {w2:weekday} of {y:year}.",
          _first_weekday, _sample_first_weekday),

@@ -29,7 +29,15 @@ from typing import Any
 from tripost.formats import FINAL_PREFIX, StepError, read_flat_steps
 from tripost.tasks.base import LETTERS, Record, Task, search_answer
 from tripost.tasks.logical_deduction_puzzle import (
-    DOMAINS, INTROS, SIZE_WORDS, VOCABULARY, Puzzle, Statement, generate_example, read_puzzle, solve,
+    DOMAINS,
+    INTROS,
+    SIZE_WORDS,
+    VOCABULARY,
+    Puzzle,
+    Statement,
+    generate_example,
+    read_puzzle,
+    solve,
 )
 
 LD_INFO = 'Let "??" represents 0 or more objects, and "?" represents exactly 1 object.'
@@ -93,7 +101,8 @@ class LogicalDeduction(Task):
 
     # ---- data -------------------------------------------------------------------------------
     @staticmethod
-    def make_splits(cfg: dict[str, Any], three: list[dict], five: list[dict], seven: list[dict]) -> dict[str, list[Record]]:
+    def make_splits(cfg: dict[str, Any], three: list[dict], five: list[dict],
+                    seven: list[dict]) -> dict[str, list[Record]]:
         """The paper's 360 training and 40 validation puzzles (their positions in BIG-Bench's
         3- and 5-object files, taken from the published data); every other puzzle is a test
         question: the rest of the 3- and 5-object ones seen, all 7-object ones unseen (the

@@ -45,7 +45,8 @@ DOMAINS = {
     ),
     "fruits": Domain(
         "fruits", ("most expensive", "least expensive"), False,
-        ((r"The (.+) are more expensive than the (.+)", "before"), (r"The (.+) are less expensive than the (.+)", "after")),
+        ((r"The (.+) are more expensive than the (.+)", "before"),
+         (r"The (.+) are less expensive than the (.+)", "after")),
         _places({"most expensive": 1, **{f"{w}-most expensive": k for w, k in _ORD_FIRST.items()}},
                 {"cheapest": 1, **{f"{w}-cheapest": k for w, k in _ORD_FIRST.items()}},
                 r"The (.+) are the {word}"),

@@ -53,7 +53,8 @@ def _check_letters(state: _State, body: str, expected: list[str], position: int)
     seen: list[str] = []
     for word, _, _ in pairs:
         if word not in state.words:
-            raise _Wrong(f'"{word}"', f'"{word}" is not in the list of words provided by the question statement: {" ".join(state.words)}')
+            raise _Wrong(f'"{word}"', f'"{word}" is not in the list of words provided by the question statement: '
+                                      f'{" ".join(state.words)}')
         if word in seen:
             raise _Wrong(f'"{word}"', f'the word "{word}" inside is duplicated')
         seen.append(word)
@@ -93,7 +94,8 @@ def _subpart(state: _State, step: str, body: str) -> None:
     supersets = [p for words, p in state.examined if set(subpart) <= words]
     expected = (supersets[-1] + 1) if supersets else 1
     if position > expected:
-        raise _Wrong(f"their {ordinal} letters", f"the {ORDINALS[expected]} letter of [{subpart_text}] has not been sorted yet")
+        raise _Wrong(f"their {ordinal} letters",
+                     f"the {ORDINALS[expected]} letter of [{subpart_text}] has not been sorted yet")
     if position < expected:
         raise _Wrong(f"their {ordinal} letters", f"the {ordinal} letter of [{subpart_text}] has already been sorted")
     listed = [w for w, _, _ in PAIR.findall(listing)]
@@ -124,31 +126,36 @@ def _now_have(state: _State, step: str, body: str) -> None:
     listed = [w for _, ws in groups for w in ws]
     for word in listed:
         if word not in numbers:
-            raise _Wrong(listing, f'"{word}" is not in the list of words provided by the question statement: {" ".join(state.words)}')
+            raise _Wrong(listing, f'"{word}" is not in the list of words provided by the question statement: '
+                                  f'{" ".join(state.words)}')
         if listed.count(word) > 1:
             raise _Wrong(listing, f'the word "{word}" inside is duplicated')
     expected = sorted(set(numbers.values()))
     for (a, _), (b, _) in zip(groups, groups[1:]):
         if a >= b:
-            raise _Wrong(listing, f"words are not sorted in ascending order. Using results from step ({previous_step}), those words with ({a}) should come after words with ({b})")
+            raise _Wrong(listing, f"words are not sorted in ascending order. Using results from step "
+                                  f"({previous_step}), those words with ({a}) should come after words with ({b})")
     for number in expected:
         should = [w for w, n in numbers.items() if n == number]
         have = next((ws for n, ws in groups if n == number), [])
         if sorted(should) != sorted(have):
-            raise _Wrong(listing, f"according to step ({previous_step}), words with ({number}) should be: {' '.join(should)}")
+            raise _Wrong(listing,
+                         f"according to step ({previous_step}), words with ({number}) should be: {' '.join(should)}")
     state.orders[step] = [ws for _, ws in groups]
 
 
 def _hence(state: _State, step: str, body: str) -> list[str]:
     listing = body[len("Hence, we have"):].strip().rstrip(".")
     if "?" in listing:
-        raise _Wrong(listing, 'this subpart has not yet been sorted completely (contains "?"), so it should not be a conclusion step')
+        raise _Wrong(listing, 'this subpart has not yet been sorted completely (contains "?"), '
+                              'so it should not be a conclusion step')
     if ">" in listing:
         raise _Wrong(listing, "words should be ordered with < only")
     order = _quoted_words(listing)
     for word in order:
         if word not in state.words:
-            raise _Wrong(listing, f'"{word}" is not in the list of words provided by the question statement: {" ".join(state.words)}')
+            raise _Wrong(listing, f'"{word}" is not in the list of words provided by the question statement: '
+                                  f'{" ".join(state.words)}')
     rank = {w: i for i, w in enumerate(order)}
     for origin, groups in state.orders.items():
         if not _in_subtree(origin, _parent(step)):
@@ -158,7 +165,8 @@ def _hence(state: _State, step: str, body: str) -> list[str]:
                 for nw in after:
                     if w in rank and nw in rank and rank[w] > rank[nw]:
                         constraint = " < ".join(f'"{x}"' for x in before + after)
-                        raise _Wrong(listing, f'the order of "{w}" and "{nw}" is inconsistent with the result in step ({origin}) that: {constraint}')
+                        raise _Wrong(listing, f'the order of "{w}" and "{nw}" is inconsistent with the result in step '
+                                              f'({origin}) that: {constraint}')
     return order
 
 
@@ -198,7 +206,8 @@ def first_error(words: list[str], attempt: str) -> StepError | None:
         raise ValueError(f"no answer in the final line: {lines[-1]!r}")
     answer = final.group(1).split()
     if last_order is None or sorted(last_order) != sorted(words):
-        return StepError("Final response", previous, "", f"you have not yet sorted all the words in the question statement in step ({previous})")
+        return StepError("Final response", previous, "",
+                         f"you have not yet sorted all the words in the question statement in step ({previous})")
     if answer != last_order:
         return StepError(
             "Final response", previous, final.group(1).strip(),
