@@ -33,7 +33,7 @@ test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, a
 # The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
 # `make run` fetches them itself; the tests that need them skip without them.
 fetch: $(STAMP)
-	$(VENV)/bin/python -c "from pathlib import Path; from tripost.bigbench import fetch_task_files; fetch_task_files(Path('.cache/bigbench'))"
+	$(VENV)/bin/python -c "from pathlib import Path; from tripost.stages import fetch_bigbench; fetch_bigbench(Path('.cache/bigbench'))"
 
 # Snakemake's own lint, the rule files' format (snakefmt) and the Python code's (ruff; both set
 # in pyproject.toml).

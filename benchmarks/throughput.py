@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = MultistepArithmetic()
-    records = task.make_splits(SPLIT)["extra_train"]
+    records = task.make_splits(SPLIT, {})["extra_train"]
     rows = [{"text": task.rationale_text(r, task.solve(r)), "prompt_chars": len(task.prompt(r)), "weight_start": None}
             for r in records]
     tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)

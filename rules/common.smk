@@ -1,8 +1,7 @@
 # Paths, settings and input functions shared by every rule.
 from tripost import plan  # noqa: E402
-from tripost.bigbench import TASK_FILES as BIGBENCH_FILES  # noqa: E402
 from tripost.settings import expert_params, task_config  # noqa: E402
-from tripost.tasks import get_task  # noqa: E402
+from tripost.tasks import bigbench_files, get_task  # noqa: E402
 
 R = config["results"]
 TASKS = config["tasks"]

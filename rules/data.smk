@@ -3,7 +3,7 @@
 
 rule fetch_bigbench:
     output:
-        [f"{config['bigbench']['cache']}/{relative}" for relative in BIGBENCH_FILES],
+        [f"{config['bigbench']['cache']}/{relative}" for relative in bigbench_files()],
     log:
         f"{R}/logs/fetch_bigbench.log",
     benchmark:

@@ -7,4 +7,4 @@ from tripost import stages
 from tripost.snake import job
 
 with job(snakemake):  # noqa: F821 - provided by Snakemake
-    stages.fetch_bigbench(Path(snakemake.output[0]).parent.parent)  # noqa: F821 - <cache>/word_sorting/task.json
+    stages.fetch_bigbench(Path(snakemake.config["bigbench"]["cache"]))  # noqa: F821

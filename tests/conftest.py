@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tripost import bigbench, stages
+from tripost import stages
 from tripost.formats import names_an_error, scripted_error_feedback
 from tripost.tasks import TASKS, get_task
 
@@ -99,7 +99,7 @@ def bigbench_sources(task, tmp_path: Path) -> list[Path]:
         if not path.exists():
             path = tmp_path / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(bigbench.synthetic_task(relative, 600, seed=3)))
+            path.write_text(json.dumps(task.synthetic_source(relative, 600, seed=3)))
         paths.append(path)
     return paths
 

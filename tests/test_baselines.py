@@ -99,7 +99,7 @@ def test_answer_only_texts_and_parser():
 def _records(n: int) -> list[dict]:
     splits = MSA.make_splits(dict(bigbench_seed=42, trials=300, train_trials=2, test_trials=1, n_val=0,
                                   split_seed=0, extra_seed=1, n_extra_train=0,
-                                  test_per_bucket={"seen": None, "unseen": None}))
+                                  test_per_bucket={"seen": None, "unseen": None}), {})
     return splits["train"][:n]
 
 

@@ -9,6 +9,7 @@ import tarfile
 import pytest
 
 from tripost import bigbench
+from tripost.tasks import bigbench_files, get_task
 
 
 def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
@@ -19,7 +20,7 @@ def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     with pytest.raises(bigbench.FetchError) as error:
-        bigbench.fetch_task_files(tmp_path / "cache")
+        bigbench.fetch_task_files(tmp_path / "cache", bigbench_files())
     message = str(error.value)
     assert "pip download --no-deps --no-binary :all: bigbench==1.0.0" in message
     assert str(tmp_path / "cache" / bigbench.SDIST) in message and bigbench.SDIST_SHA256 in message
@@ -34,14 +35,14 @@ def test_wrong_archive_is_refused(tmp_path):
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
     with pytest.raises(bigbench.FetchError, match="sha256"):
-        bigbench.fetch_task_files(cache)
+        bigbench.fetch_task_files(cache, bigbench_files())
     assert not (cache / "word_sorting" / "task.json").exists()
 
 
 def test_synthetic_task_has_the_bigbench_shape():
-    task = bigbench.synthetic_word_sorting(50, seed=1)
+    task = get_task("word_sorting").synthetic_source("word_sorting/task.json", 50, seed=1)
     assert len(task["examples"]) == 50
     for example in task["examples"]:
         words = example["input"].split()
         assert example["target"] == " ".join(sorted(words)) and 2 <= len(words) <= 20
-    assert task == bigbench.synthetic_word_sorting(50, seed=1)
+    assert task == get_task("word_sorting").synthetic_source("word_sorting/task.json", 50, seed=1)

@@ -12,11 +12,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tripost.settings import LLM_CONNECTION, LLM_REQUESTS, config_errors, expert_params, job_expert, merged, task_config
+from tripost.settings import (
+    LLM_CONNECTION,
+    LLM_REQUESTS,
+    config_errors,
+    expert_params,
+    job_expert,
+    load_schema,
+    merged,
+    task_config,
+)
 
 from conftest import REPO, quick_config
 
-SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = load_schema(REPO / "schemas" / "config.schema.yaml")
 QUICK = quick_config()
 
 

@@ -15,6 +15,11 @@ from tripost.tasks.logical_deduction_puzzle import SIZE_WORDS, read_puzzle, read
 from conftest import REPO, published
 
 TASK = LogicalDeduction()
+
+
+def by_file(examples: dict[int, list[dict]]) -> dict[str, list[dict]]:
+    """The 3-, 5- and 7-object examples by the BIG-Bench file they come from."""
+    return dict(zip(TASK.bigbench_files, (examples[3], examples[5], examples[7])))
 CACHE = REPO / ".cache" / "bigbench" / "logical_deduction"
 
 
@@ -216,7 +221,7 @@ def test_valid_content_asks_the_final_response_to_state_its_option():
 def test_splits_are_the_papers_training_puzzles_and_the_rest_is_test():
     examples = _bigbench()
     cfg = {"extra_seed": 1, "n_extra_train": 60}
-    splits = TASK.make_splits(cfg, examples[3], examples[5], examples[7])
+    splits = TASK.make_splits(cfg, by_file(examples))
     assert len(splits["train"]) == 360 and len(splits["val"]) == 40 and len(splits["test"]) == 1500 - 400
     assert sum(r["bucket"] == "3" for r in splits["train"]) == 183  # method §1.3: 183 three-, 177 five-object
     assert sum(r["bucket"] == "3" for r in splits["val"]) == 20
@@ -225,7 +230,7 @@ def test_splits_are_the_papers_training_puzzles_and_the_rest_is_test():
     questions = {split: {(r["question"], tuple(r["meta"]["options"])) for r in rows} for split, rows in splits.items()}
     assert not questions["test"] & (questions["train"] | questions["val"] | questions["extra_train"])
     assert len(questions["extra_train"]) == 60
-    again = TASK.make_splits(cfg, examples[3], examples[5], examples[7])
+    again = TASK.make_splits(cfg, by_file(examples))
     assert [r["question"] for r in again["extra_train"]] == [r["question"] for r in splits["extra_train"]]
     for record in splits["extra_train"]:  # generated puzzles: one ordering, solvable by the rationale
         assert TASK.first_error(record, TASK.solve(record)) is None
@@ -235,7 +240,7 @@ def test_training_puzzles_are_the_published_ones():
     rows = (published("training/logical_deduction/logical_deduction_baseline_rationale_3-5.jsonl")
             + published("validation/logical_deduction/logical_deduction_baseline_rationale_3-5_val.jsonl"))
     examples = _bigbench()
-    splits = TASK.make_splits({"extra_seed": 1, "n_extra_train": 0}, examples[3], examples[5], examples[7])
+    splits = TASK.make_splits({"extra_seed": 1, "n_extra_train": 0}, by_file(examples))
     ours = [TASK.prompt(r) for r in splits["train"] + splits["val"]]
     assert ours == [re.split(r"(?<=exactly 1 object\.)\n", row["text"], maxsplit=1)[0] for row in rows]
 

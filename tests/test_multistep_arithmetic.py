@@ -17,7 +17,7 @@ TASK = MultistepArithmetic()
 
 @pytest.fixture(scope="module")
 def splits():
-    return TASK.make_splits(MSA_SPLIT_CFG)
+    return TASK.make_splits(MSA_SPLIT_CFG, {})
 
 
 def test_split_sizes_and_buckets(splits):
@@ -31,13 +31,13 @@ def test_split_sizes_and_buckets(splits):
 
 
 def test_splits_are_disjoint_and_deterministic(splits):
-    again = TASK.make_splits(MSA_SPLIT_CFG)
+    again = TASK.make_splits(MSA_SPLIT_CFG, {})
     assert [r["question"] for r in again["test"]] == [r["question"] for r in splits["test"]]
     assert [r["id"] for r in again["val"]] == [r["id"] for r in splits["val"]]
     test = {r["question"] for r in splits["test"]}
     for name in ("train", "val", "extra_train"):
         assert not test & {r["question"] for r in splits[name]}
-    other = TASK.make_splits(dict(MSA_SPLIT_CFG, split_seed=1, extra_seed=7))
+    other = TASK.make_splits(dict(MSA_SPLIT_CFG, split_seed=1, extra_seed=7), {})
     assert {r["id"] for r in other["val"]} != {r["id"] for r in splits["val"]}
     assert [r["question"] for r in other["extra_train"]] != [r["question"] for r in splits["extra_train"]]
 

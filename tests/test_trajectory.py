@@ -146,7 +146,7 @@ def _wrong_final(record):
 
 def test_iteration_data_counts():
     splits = MSA.make_splits(dict(bigbench_seed=42, trials=12, train_trials=10, test_trials=1, n_val=0,
-                                  split_seed=0, extra_seed=1, n_extra_train=0))
+                                  split_seed=0, extra_seed=1, n_extra_train=0), {})
     records = splits["train"][:10]
     gold = {r["id"]: MSA.solve(r) for r in records}
     edits = []

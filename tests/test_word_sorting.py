@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from tripost.bigbench import synthetic_word_sorting
 from tripost.formats import scripted_error_feedback
-from tripost.tasks.word_sorting import ORDINALS, WordSorting, _record, has_prefix_pair
+from tripost.tasks.word_sorting import ORDINALS, WordSorting, _record, has_prefix_pair, synthetic_word_sorting
 
 from conftest import WS_SPLIT_CFG, check_planted_errors, published
 
 TASK = WordSorting()
+FILE = TASK.bigbench_files[0]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def examples():
 
 @pytest.fixture(scope="module")
 def splits(examples):
-    return TASK.make_splits(WS_SPLIT_CFG, examples)
+    return TASK.make_splits(WS_SPLIT_CFG, {FILE: examples})
 
 
 def test_bigbench_split_rule(examples, splits):
@@ -47,7 +47,7 @@ def test_buckets_and_seen(splits):
 
 
 def test_splits_deterministic(examples, splits):
-    again = TASK.make_splits(WS_SPLIT_CFG, examples)
+    again = TASK.make_splits(WS_SPLIT_CFG, {FILE: examples})
     assert [r["id"] for r in again["val"]] == [r["id"] for r in splits["val"]]
     assert [r["question"] for r in again["extra_train"]] == [r["question"] for r in splits["extra_train"]]
     tests = {tuple(r["meta"]["words"]) for r in splits["test"]}
@@ -182,7 +182,7 @@ def test_real_bigbench_split_matches_published(tmp_path):
             for r in published("training/word_sorting/word_sorting_baseline_rationale_1-7.jsonl")}
     pool |= {r["meta_data"]["question"]
              for r in published("validation/word_sorting/word_sorting_baseline_rationale_1-7_val.jsonl")}
-    splits = TASK.make_splits(dict(WS_SPLIT_CFG, n_val=40), load_examples(source))
+    splits = TASK.make_splits(dict(WS_SPLIT_CFG, n_val=40), {FILE: load_examples(source)})
     assert {r["question"] for r in splits["test"]} == published_test
     assert {r["question"] for r in splits["train"] + splits["val"]} == pool
     assert len(splits["train"]) == 433 and len(splits["val"]) == 40 and len(splits["test"]) == 379

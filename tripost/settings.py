@@ -140,11 +140,27 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     return errors
 
 
+def load_schema(path: Path | str) -> dict[str, Any]:
+    """The config's JSON schema, completed from the task registry: the task names ``tasks`` and
+    ``ablations.tasks`` may hold, and the ``data.<task>`` block of each (``Task.data_settings``)."""
+    from tripost.tasks import TASKS
+
+    schema = yaml.safe_load(Path(path).read_text())
+    properties = schema["properties"]
+    for names in (properties["tasks"], properties["ablations"]["properties"]["tasks"]):
+        names["items"]["enum"] = list(TASKS)
+    properties["data"]["properties"] = {
+        name: {"type": "object", "additionalProperties": False, "properties": cls.data_settings,
+               "required": list(cls.data_settings)} for name, cls in TASKS.items()}
+    properties["data"]["required"] = list(TASKS)
+    return schema
+
+
 def check_config(config: dict[str, Any], schema_path: Path | str, configfiles: list[Any] | None = None,
                  command_line: dict[str, Any] | None = None) -> None:
     """Raise ``ConfigError`` listing every problem of ``config``; also when a ``--configfile``
     is given without its own ``results`` folder (its run would write into the default run's)."""
-    errors = config_errors(config, yaml.safe_load(Path(schema_path).read_text()))
+    errors = config_errors(config, load_schema(schema_path))
     if configfiles and "results" not in (command_line or {}):
         errors.append("results: a run with --configfile needs its own results folder "
                       "(set `results:` in the file, or --config results=<folder>)")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tripost import bigbench, expert, improvement_data, io
-from tripost.tasks import get_task
+from tripost.tasks import bigbench_files, get_task, task_of_file
 from tripost.tasks.base import Record
 from tripost.trajectory import Trajectory
 
@@ -26,11 +26,12 @@ SPLITS = ("train", "val", "test", "extra_train")
 
 # ---- data -----------------------------------------------------------------------------------
 def fetch_bigbench(cache: Path) -> None:
-    bigbench.fetch_task_files(cache)
+    """Every task's BIG-Bench files into ``cache``."""
+    bigbench.fetch_task_files(cache, bigbench_files())
 
 
 def write_synthetic_task(relative: str, out: Path, n_examples: int, seed: int) -> None:
-    io.write_json(out, bigbench.synthetic_task(relative, n_examples, seed))
+    io.write_json(out, task_of_file(relative).synthetic_source(relative, n_examples, seed))
 
 
 def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], outputs: dict[str, Path]) -> dict[str, int]:
@@ -39,7 +40,10 @@ def make_splits(task_name: str, cfg: dict[str, Any], sources: list[Path], output
     ``val`` is the task's validation questions and the last ``n_val_extra`` generated training
     questions, which the baseline then never trains on."""
     task = get_task(task_name)
-    splits = task.make_splits(cfg, *[bigbench.load_examples(path) for path in sources])
+    if len(sources) != len(task.bigbench_files):
+        raise ValueError(f"{task_name}: {len(sources)} source files for its {len(task.bigbench_files)} BIG-Bench files")
+    examples = {relative: bigbench.load_examples(path) for relative, path in zip(task.bigbench_files, sources)}
+    splits = task.make_splits(cfg, examples)
     splits["test"] = cap_test_buckets(splits["test"], cfg.get("test_per_bucket") or {})
     # more validation questions for the recipe's choices: the last n_val_extra generated ones
     moved = len(splits["extra_train"]) - cfg.get("n_val_extra", 0)

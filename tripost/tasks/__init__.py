@@ -12,6 +12,19 @@ TASKS: dict[str, type[Task]] = {cls.name: cls
                                 for cls in (MultistepArithmetic, WordSorting, DateUnderstanding, LogicalDeduction)}
 
 
+def bigbench_files() -> tuple[str, ...]:
+    """The BIG-Bench task files of every task, in the registry's order."""
+    return tuple(relative for cls in TASKS.values() for relative in cls.bigbench_files)
+
+
+def task_of_file(relative: str) -> Task:
+    """The task whose splits are made from the BIG-Bench file ``relative``."""
+    owners = [name for name, cls in TASKS.items() if relative in cls.bigbench_files]
+    if not owners:
+        raise KeyError(f"no task reads the BIG-Bench file {relative!r}")
+    return get_task(owners[0])
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")

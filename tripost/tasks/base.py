@@ -11,6 +11,13 @@ from tripost.formats import ANSWER_HEAD, StepError, with_info
 
 Record = dict[str, Any]  # {id, question, answer, bucket, seen, meta}
 LETTERS = "ABCDEFGHIJ"  # multiple-choice option letters: (A), (B), ...
+# The data settings every task has (JSON schemas of the keys of ``data.<task>``).
+COMMON_DATA_SETTINGS: dict[str, dict] = {
+    "extra_seed": {"type": "integer"},  # seed of the generated extra training questions
+    "n_extra_train": {"type": "integer", "minimum": 0},
+    "n_val_extra": {"type": "integer", "minimum": 0},  # the last generated ones, moved to validation
+    "test_per_bucket": {"$ref": "#/definitions/test_caps"},
+}
 
 
 class Task(ABC):
@@ -24,9 +31,21 @@ class Task(ABC):
     phrases: tuple[str, ...] = ()
     # Whether the expert's "right answer" short-cut also asks for valid content (method §3).
     shortcut_checks_content: bool = False
-    # The BIG-Bench task files the splits are made from (paths inside bigbench/benchmark_tasks);
-    # make_splits(cfg, *examples) gets their examples in this order. None: a generated task.
+    # The schema of each key of its ``data.<task>`` config block (every key required).
+    data_settings: dict[str, dict] = COMMON_DATA_SETTINGS
+    # The BIG-Bench task files the splits are made from (paths inside bigbench/benchmark_tasks;
+    # none: a generated task); make_splits gets their examples by path.
     bigbench_files: tuple[str, ...] = ()
+
+    @abstractmethod
+    def make_splits(self, cfg: dict[str, Any], sources: dict[str, list[dict]]) -> dict[str, list[Record]]:
+        """The ``train``, ``val``, ``test`` and ``extra_train`` records, from the ``data.<task>``
+        settings and the examples of each of ``bigbench_files`` (by path)."""
+
+    def synthetic_source(self, relative: str, n_examples: int, seed: int) -> dict:
+        """A BIG-Bench-shaped stand-in for one of ``bigbench_files``, made by our own code (no
+        download: micro runs and tests)."""
+        raise KeyError(f"{self.name}: no synthetic stand-in for {relative}")
 
     @abstractmethod
     def question_block(self, record: Record) -> str:

@@ -40,6 +40,8 @@ from tripost.tasks.date_understanding_contexts import (
 )
 from tripost.tasks.date_understanding_data import paper_records
 
+BIGBENCH_SIZE = 369  # questions in BIG-Bench's date understanding file
+
 # The nine questions of BIG-Bench: the phrase after "What is the date", the change from today,
 # and the words of the reason.
 QUESTIONS: dict[str, tuple[timedelta | relativedelta, str]] = {
@@ -95,14 +97,26 @@ class DateUnderstanding(Task):
     bigbench_files = ("date_understanding/task.json",)
 
     # ---- data -------------------------------------------------------------------------------
-    @staticmethod
-    def make_splits(cfg: dict[str, Any], examples: list[dict]) -> dict[str, list[Record]]:
+    def make_splits(self, cfg: dict[str, Any], sources: dict[str, list[dict]]) -> dict[str, list[Record]]:
         """The paper's 191/20 training and 77 test questions (method §1.3). Training questions whose
         BIG-Bench label disagrees with the calendar are dropped (docs/deviations.md); the extra
         training questions are new ones of the seen bucket from our context generator."""
+        examples = sources[self.bigbench_files[0]]
         records = paper_records(examples)
         train, val = ([r for r in records[s] if _label_agrees(r)] for s in ("train", "val"))
         return {"train": train, "val": val, "test": records["test"], "extra_train": _extra_questions(cfg, examples)}
+
+    def synthetic_source(self, relative: str, n_examples: int, seed: int) -> dict:
+        """New questions of our generator, as many as the real file holds (the paper's split
+        names questions by position; ``n_examples`` is not used), the right option first."""
+        if relative != self.bigbench_files[0]:
+            return super().synthetic_source(relative, n_examples, seed)
+        rng = random.Random(seed)
+        examples = []
+        for _ in range(BIGBENCH_SIZE):
+            question, answer, wrong = generate_question(rng, max_steps=3)
+            examples.append({"input": question, "target_scores": {answer: 1, **{w: 0 for w in wrong}}})
+        return {"name": "date_understanding", "examples": examples}
 
     # ---- formats ----------------------------------------------------------------------------
     def question_block(self, record: Record) -> str:

@@ -100,21 +100,28 @@ class LogicalDeduction(Task):
     bigbench_files = tuple(f"logical_deduction/{w}_objects/task.json" for w in ("three", "five", "seven"))
 
     # ---- data -------------------------------------------------------------------------------
-    @staticmethod
-    def make_splits(cfg: dict[str, Any], three: list[dict], five: list[dict],
-                    seven: list[dict]) -> dict[str, list[Record]]:
+    def make_splits(self, cfg: dict[str, Any], sources: dict[str, list[dict]]) -> dict[str, list[Record]]:
         """The paper's 360 training and 40 validation puzzles (their positions in BIG-Bench's
         3- and 5-object files, taken from the published data); every other puzzle is a test
         question: the rest of the 3- and 5-object ones seen, all 7-object ones unseen (the
         original's test file is lost, method §1.3). ``n_extra_train`` new 3- and 5-object puzzles
         of our generator, none equal to a BIG-Bench one, are the extra training questions."""
-        examples = {3: three, 5: five, 7: seven}
+        examples = {n: sources[relative] for n, relative in zip((3, 5, 7), self.bigbench_files)}
         paper = json.loads(PAPER_SPLIT.read_text())
         chosen = {split: [(n, i) for n, i in paper[split] if i < len(examples[n])] for split in ("train", "val")}
         used = set(chosen["train"]) | set(chosen["val"])
         train, val = ([_record(examples[n][i], n, i) for n, i in chosen[split]] for split in ("train", "val"))
         test = [_record(e, n, i) for n in (3, 5, 7) for i, e in enumerate(examples[n]) if (n, i) not in used]
         return {"train": train, "val": val, "test": test, "extra_train": _extra_puzzles(cfg, examples)}
+
+    def synthetic_source(self, relative: str, n_examples: int, seed: int) -> dict:
+        """New puzzles of our generator with as many objects as the file's."""
+        sizes = dict(zip(self.bigbench_files, (3, 5, 7)))
+        if relative not in sizes:
+            return super().synthetic_source(relative, n_examples, seed)
+        rng = random.Random(seed * 10 + sizes[relative])
+        return {"name": "logical_deduction",
+                "examples": [generate_example(rng, sizes[relative]) for _ in range(n_examples)]}
 
     # ---- formats ----------------------------------------------------------------------------
     def question_block(self, record: Record) -> str:

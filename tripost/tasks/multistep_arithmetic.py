@@ -14,7 +14,7 @@ from tripost.tasks.arithmetic_expr import (
     reduction_chain,
     split_groups,
 )
-from tripost.tasks.base import Record, Task, search_answer, split_off_validation
+from tripost.tasks.base import COMMON_DATA_SETTINGS, Record, Task, search_answer, split_off_validation
 
 INFO = (
     "Recall that the order of operations in mathematics is as follows: (1) Parentheses, "
@@ -52,6 +52,10 @@ def _try_value(text: str) -> int | None:
 
 class MultistepArithmetic(Task):
     name = "multistep_arithmetic"
+    data_settings = {"bigbench_seed": {"type": "integer"}, "trials": {"type": "integer", "minimum": 1},
+                     "train_trials": {"type": "integer", "minimum": 1},
+                     "test_trials": {"type": "integer", "minimum": 1}, "n_val": {"type": "integer", "minimum": 0},
+                     "split_seed": {"type": "integer"}, **COMMON_DATA_SETTINGS}
     info = INFO
     shortcut_checks_content = True
     seen_buckets = ("l3-4d2", "l3-4d22")
@@ -68,8 +72,7 @@ class MultistepArithmetic(Task):
     )
 
     # ---- data -------------------------------------------------------------------------------
-    @staticmethod
-    def make_splits(cfg: dict[str, Any]) -> dict[str, list[Record]]:
+    def make_splits(self, cfg: dict[str, Any], sources: dict[str, list[dict]]) -> dict[str, list[Record]]:
         """The paper's pool from BIG-Bench's generator (seed 42, 300 trials per configuration).
 
         Seen configurations: trials [0, train_trials) are the training pool, the next

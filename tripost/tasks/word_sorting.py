@@ -8,7 +8,7 @@ from typing import Any
 
 from tripost.bigbench import seqio_split
 from tripost.formats import FINAL_PREFIX, StepError
-from tripost.tasks.base import Record, Task, search_answer, split_off_validation
+from tripost.tasks.base import COMMON_DATA_SETTINGS, Record, Task, search_answer, split_off_validation
 from tripost.tasks.word_sorting_verifier import first_error
 
 ORDINALS = (
@@ -110,11 +110,29 @@ def _sort_level(
     return ordered
 
 
+def pseudo_word(rng: random.Random) -> str:
+    consonants, vowels = "bcdfghjklmnprstvwz", "aeiou"
+    syllables = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(1, 4)))
+    return syllables + rng.choice(["", "n", "r", "s"])
+
+
+def synthetic_word_sorting(n_examples: int, seed: int) -> dict:
+    """A BIG-Bench-shaped ``word_sorting`` task of pseudo-words (2 to 20 per list)."""
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(n_examples):
+        words = [pseudo_word(rng) for _ in range(rng.choice([2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 9, 12, 17]))]
+        examples.append({"input": " ".join(words), "target": " ".join(sorted(words))})
+    return {"name": "word_sorting", "examples": examples}
+
+
 class WordSorting(Task):
     name = "word_sorting"
     seen_buckets = ("2-3", "4-7")
     unseen_buckets = ("8-10", "11-15", "15+")
     bigbench_files = ("word_sorting/task.json",)
+    data_settings = {"max_train_words": {"type": "integer", "minimum": 2}, "n_val": {"type": "integer", "minimum": 0},
+                     "split_seed": {"type": "integer"}, **COMMON_DATA_SETTINGS}
     phrases = (
         QUESTION_HEAD,
         "The first letter:",
@@ -125,12 +143,12 @@ class WordSorting(Task):
     ) + tuple(f" {o} letters:" for o in ORDINALS[1:8])
 
     # ---- data -------------------------------------------------------------------------------
-    @staticmethod
-    def make_splits(cfg: dict[str, Any], examples: list[dict]) -> dict[str, list[Record]]:
+    def make_splits(self, cfg: dict[str, Any], sources: dict[str, list[dict]]) -> dict[str, list[Record]]:
         """BIG-Bench's train/validation split (seed-42 shuffle, last 20% validation), as the
         HF ``bigbench`` data the paper used; lists the original solver cannot solve dropped.
         Training lists have at most ``max_train_words`` words; validation is ``n_val`` of them.
         """
+        examples = sources[self.bigbench_files[0]]
         train_indices, test_indices = seqio_split(len(examples))
         parts = {"train": train_indices, "test": test_indices}
         records: dict[str, list[Record]] = {}
@@ -144,6 +162,12 @@ class WordSorting(Task):
         train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
         extra = _extra_lists(records["train"], records["test"], pool, cfg)
         return {"train": train, "val": val, "test": records["test"], "extra_train": extra}
+
+    def synthetic_source(self, relative: str, n_examples: int, seed: int) -> dict:
+        """Lists of 2 to 20 pseudo-words."""
+        if relative != self.bigbench_files[0]:
+            return super().synthetic_source(relative, n_examples, seed)
+        return synthetic_word_sorting(n_examples, seed)
 
     # ---- formats ----------------------------------------------------------------------------
     def question_block(self, record: Record) -> str:
