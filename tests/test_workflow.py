@@ -86,6 +86,11 @@ def micro_run(tmp_path_factory):
 
 
 TASKS = ("multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction")
+# The tasks whose micro models write attempts the expert can read, on every machine kind seen so
+# far. Word sorting's learns to copy the words on some CPUs only: on an Intel Xeon (AMX) its
+# baseline stayed at 0% in bf16 and fp32, with 10 epochs, lr 1e-3 or a 128-wide model (session 12),
+# where AMD EPYCs had it edit and train at every iteration.
+LEARN_THE_FORMAT = ("date_understanding", "logical_deduction")
 
 
 def test_micro_run_builds_every_checkpoint_and_evaluation(micro_run):
@@ -124,7 +129,7 @@ def test_micro_run_iterations_train_on_what_they_collected(micro_run):
                 assert stats["examples"] + stats["dropped_too_long"] == counts["total"]
             else:
                 assert stats["skipped"] and stats["examples"] == 0
-            if task != "multistep_arithmetic":  # these micro models learn the format: every iteration trains
+            if task in LEARN_THE_FORMAT:  # every iteration edits and trains
                 assert counts["outcomes"].get("edited", 0) > 0 and stats["examples"] > 0 and not stats.get("skipped")
         demo = json.loads((micro_run / "tripost" / task / "seed0" / "si_demo" / "iter1" / "counts.json").read_text())
         assert demo["num_improvement"] > 0 and demo["outcomes"].get("edited", 0) > 0
@@ -159,13 +164,14 @@ def test_micro_run_tables_trace_to_the_pickles(micro_run):
 def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
     """The micro recipe (two variants and the control, two iterations) for one task, from the
     micro run's baseline: scored on the validation split, which no model trained on."""
-    task = "word_sorting"
+    task = "date_understanding"  # its micro iterations edit and train (LEARN_THE_FORMAT)
     snakemake(str(micro_run / "recipe" / f"{task}_t2.md"), "--cores", "2", "--configfile", "configs/quick.yaml",
               "--config", f"results={micro_run}")
     data = micro_run / "data" / task
     val = {r["id"] for r in io.read_jsonl(data / "val.jsonl")}
     trained = {r["id"] for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
-    assert len(val) == 8 + 4 and not val & trained  # n_val + n_val_extra, held out of the baseline's data
+    generated = [r["id"] for r in io.read_jsonl(data / "val.jsonl") if r["id"].startswith("du-x")]
+    assert len(generated) == 4 and not val & trained  # n_val_extra, held out of the baseline's data
     table = pd.read_csv(micro_run / "recipe" / f"{task}_t2.csv", keep_default_na=False, dtype=str)
     runs = ["tripost", "temp0.7", "mask", "control"]
     assert list(table["checkpoint"]) == ["baseline"] + [f"{run}/iter{t}" for run in runs for t in (1, 2)]
@@ -181,12 +187,12 @@ def test_recipe_compares_variants_and_the_control_on_validation(micro_run):
     # the control: the main run's questions, row for row, as gold-rationale SFT texts
     gold = {r["id"]: r["rationale"] for r in io.read_jsonl(data / "rationales.jsonl")}
     records = {r["id"]: r for split in ("train", "extra_train") for r in io.read_jsonl(data / f"{split}.jsonl")}
-    ws = get_task(task)
+    du = get_task(task)
     for t in (1, 2):
         main = io.read_jsonl(runs_dir / "tripost" / f"iter{t}" / "train.jsonl")
         control = io.read_jsonl(runs_dir / "control" / f"iter{t}" / "train.jsonl")
         assert sorted(r["id"] for r in control) == sorted(r["id"] for r in main) and control
-        assert all(r["text"] == ws.rationale_text(records[r["id"]], gold[r["id"]]) for r in control)
+        assert all(r["text"] == du.rationale_text(records[r["id"]], gold[r["id"]]) for r in control)
 
 
 def test_core_target_is_the_first_seeds_main_run(micro_run):
@@ -225,7 +231,8 @@ def test_settings_no_job_reads_rerun_nothing(micro_run, tmp_path):
         config["expert"]["openai"].update(model="another", price_per_million_tokens={"prompt": 9, "completion": 9},
                                           concurrency=1, timeout_s=5, feedback={"temperature": 0.5, "max_tokens": 7})
     result = snakemake("paper", "-n", "--configfile", str(write_config(tmp_path, "unread.yaml", change)))
-    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+    # only the record of the whole config (results/config.yaml) is made again
+    assert set(job_counts(result.stdout)) == {"config_record", "paper"}, result.stdout[-3000:]
 
 
 def test_the_training_rate_reruns_only_checkpoints_and_what_follows(micro_run, tmp_path):
@@ -238,7 +245,9 @@ def test_the_training_rate_reruns_only_checkpoints_and_what_follows(micro_run, t
     assert not set(counts) & {"splits", "rationales", "tokenizer", "baseline", "answer_only", "lmsi_samples",
                               "lmsi_data", "si_demo_attempts"}
     # iteration 1 collects from the baseline, which does not change: its rollouts and data stay
-    assert not re.search(r"/iter1/(rollouts|feedback|improvements|train)\.jsonl\n", output.replace(",", "\n"))
+    made = [path for line in re.findall(r"^\s+output: (.+)$", output, re.M) for path in line.split(", ")]
+    assert any(path.endswith("/iter2/rollouts.jsonl") for path in made)
+    assert not [path for path in made if re.search(r"/iter1/(rollouts|feedback|improvements|train)\.jsonl$", path)]
 
 
 CHROMIUM = shutil.which("chromium")
