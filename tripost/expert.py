@@ -160,11 +160,15 @@ def error_line_index(attempt: str, step: str) -> int:
     return next((i for i, line in enumerate(lines) if line.startswith(f"({step})")), 0)
 
 
+def lines_before(attempt: str, step: str) -> list[str]:
+    """The lines of ``attempt`` before the one step ``step`` names (what an improvement keeps)."""
+    return attempt.split("\n")[: error_line_index(attempt, step)]
+
+
 def gold_continuation(task: Task, record: Record, attempt: str, error_step: str) -> str:
     """M's lines before the error step, then the gold rationale from that step on."""
     gold = task.solve(record)
-    return "\n".join(attempt.split("\n")[: error_line_index(attempt, error_step)]
-                     + gold.split("\n")[error_line_index(gold, error_step):])
+    return "\n".join(lines_before(attempt, error_step) + gold.split("\n")[error_line_index(gold, error_step):])
 
 
 def improve(task: Task, expert: Expert, record: Record, located: dict[str, Any], max_rounds: int) -> dict[str, Any]:

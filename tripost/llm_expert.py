@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tripost.expert import ERROR, error_line_index, plant_error
+from tripost.expert import ERROR, error_line_index, lines_before, plant_error
 from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, tabular_error_feedback, with_info
 from tripost.llm import LLM, STOP
 from tripost.tasks.base import Record, Task
@@ -141,8 +141,7 @@ class LLMExpert:
     def update_prompt(self, record: Record, attempt: str, feedback: str, step: str) -> str:
         """IMP's prompt: the few-shot updates, the attempt and its feedback, then the attempt's
         lines before the error step (the LLM continues from there)."""
-        prefix = attempt.split("\n")[: error_line_index(attempt, step)]
-        partial = "\n" + "".join(line + "\n" for line in prefix)
+        partial = "\n" + "".join(line + "\n" for line in lines_before(attempt, step))
         return (f"{self.few_shot.block('update')}{self.task.prompt(record)}\n{attempt} {STOP}\nFeedback: {feedback}\n"
                 f"{with_info(UPDATED_HEAD, self.task.info)}{partial}")
 
@@ -155,7 +154,7 @@ class LLMExpert:
 
     def continuation(self, record: Record, attempt: str, feedback: str, step: str, part: str) -> str | None:
         """The improved attempt: M's lines before the error step, then the LLM's continuation."""
-        prefix = attempt.split("\n")[: error_line_index(attempt, step)]
+        prefix = lines_before(attempt, step)
         prompt = self.update_prompt(record, attempt, feedback, step)
         params = self.settings["improvement"]
         completion = self.llm.complete(prompt, params["temperature"], params["max_tokens"])

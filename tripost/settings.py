@@ -171,7 +171,8 @@ def check_config(config: dict[str, Any], schema_path: Path | str, configfiles: l
 # The keys of ``expert.openai`` that say how to reach the LLM, not what it answers: a job reads them
 # from the config itself (``job_expert``), so that changing them reruns nothing.
 LLM_CONNECTION = ("base_url", "api_key_env", "concurrency", "max_retries", "timeout_s", "cache")
-# The request blocks of ``expert.openai`` each stage sends.
+# The request blocks of ``expert.openai``, and those each stage sends.
+LLM_REQUEST_BLOCKS = ("rationale", "feedback", "improvement")
 LLM_REQUESTS = {"rationales": ("rationale",), "feedback": ("feedback",), "improvement": ("feedback", "improvement"),
                 "si_demo": ("rationale",), "llm_baselines": ("rationale", "feedback", "improvement")}
 
@@ -186,9 +187,8 @@ def expert_params(expert: dict[str, Any], stage: str) -> dict[str, Any]:
     if stage == "improvement":
         out["max_rounds"] = expert["max_rounds"]
     if expert[chooser] == "openai":
-        requests = {name for names in LLM_REQUESTS.values() for name in names}
         out["openai"] = {key: value for key, value in expert["openai"].items() if key not in LLM_CONNECTION
-                         and (key not in requests or key in LLM_REQUESTS[stage])}
+                         and (key not in LLM_REQUEST_BLOCKS or key in LLM_REQUESTS[stage])}
     return canonical(out)
 
 
