@@ -20,6 +20,7 @@ import torch
 
 from tripost import inference, io
 from tripost.evaluation import evaluation_frame, summarise
+from tripost.job_settings import DecodingSettings
 from tripost.model import load
 from tripost.tasks import get_task
 
@@ -38,8 +39,9 @@ def main() -> None:
     task = get_task(args.task)
     test = io.read_jsonl(args.test)[: args.limit]
     model, tokenizer = load(args.checkpoint)
-    cfg = dict(max_calls=3, batch_size=128, max_new_tokens=args.max_new_tokens, do_sample=False,
-               temperature=1.0, top_p=1.0, bf16=False, loop_window=args.loop_window, revise_on="any")
+    cfg = DecodingSettings(max_calls=3, batch_size=128, max_new_tokens=args.max_new_tokens,
+                           loop_window=args.loop_window, do_sample=False, temperature=1.0, top_p=1.0, bf16=False,
+                           revise_on="any")
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=0)
     seconds = time.time() - started

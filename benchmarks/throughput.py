@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from tripost.generation import generate
+from tripost.job_settings import DecodingSettings, ScratchModelSettings, TrainingSettings
 from tripost.model import build_scratch_model, job_device, parameter_count
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tokenizer import train_tokenizer
@@ -44,13 +45,13 @@ def main() -> None:
     rows = [{"text": task.rationale_text(r, task.solve(r)), "prompt_chars": len(task.prompt(r)), "weight_start": None}
             for r in records]
     tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)
-    arch = {"hidden_size": args.hidden, "intermediate_size": args.hidden * 8 // 3 // 16 * 16,
-            "num_layers": args.layers, "num_heads": max(args.hidden // 64, 2), "max_positions": 2048}
+    arch = ScratchModelSettings(hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3 // 16 * 16,
+                                num_layers=args.layers, num_heads=max(args.hidden // 64, 2), max_positions=2048)
     for precision in args.precisions.split(","):
         model = build_scratch_model(tokenizer, arch, seed=0)
-        cfg = {"max_length": 1024, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "cosine",
-               "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": precision == "bf16",
-               "deepspeed": args.deepspeed}
+        cfg = TrainingSettings(epochs=1, lr=1e-3, lr_scheduler="cosine", warmup_ratio=0.0, weight_decay=0.0,
+                               max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=1024, bf16=precision == "bf16",
+                               deepspeed=args.deepspeed)
         with tempfile.TemporaryDirectory() as tmp:
             stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
         memory = stats["speed"]["peak_gpu_memory_gib"]
@@ -61,8 +62,9 @@ def main() -> None:
     model = model.to(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     prompts = [task.prompt(r) for r in records[:256]]
     for batch in args.decode_batches.split(","):
-        decode = {"batch_size": batch if batch == "auto" else int(batch), "max_new_tokens": 256, "do_sample": False,
-                  "temperature": 1.0, "top_p": 1.0, "bf16": device.type == "cuda"}
+        decode = DecodingSettings(max_calls=1, batch_size=batch if batch == "auto" else int(batch), max_new_tokens=256,
+                                  loop_window=None, do_sample=False, temperature=1.0, top_p=1.0,
+                                  bf16=device.type == "cuda", revise_on="any")
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         started = time.time()

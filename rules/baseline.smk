@@ -26,8 +26,8 @@ rule baseline:
         runtime=120,
         gpu=config["gpus_per_job"],
     params:
-        model=model_settings,
-        training=lambda wc: tcfg(wc)["baseline"]["training"],
+        model=settings_of(lambda s: s.model),
+        training=settings_of(lambda s: s.baseline),
     script:
         "../scripts/baseline.py"
 
@@ -52,8 +52,8 @@ rule answer_only:
         runtime=120,
         gpu=config["gpus_per_job"],
     params:
-        model=model_settings,
-        training=training_override("answer_only", "baseline"),
+        model=settings_of(lambda s: s.model),
+        training=settings_of(lambda s: s.answer_only),
     script:
         "../scripts/baseline.py"
 
@@ -76,8 +76,9 @@ rule lmsi_samples:
         runtime=60,
         gpu=config["gpus_per_job"],
     params:
-        decoding=lambda wc: tcfg(wc)["tripost"]["rollout"],
-        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("samples", "temperature")},
+        decoding=settings_of(lambda s: s.tripost.rollout),
+        samples=settings_of(lambda s: s.lmsi.samples),
+        temperature=settings_of(lambda s: s.lmsi.temperature),
     script:
         "../scripts/lmsi_samples.py"
 
@@ -100,7 +101,8 @@ rule lmsi_data:
         mem_mb=2000,
         runtime=10,
     params:
-        lmsi=lambda wc: {k: tcfg(wc)["baselines"]["lmsi"][k] for k in ("selection", "answer_only_augmentation")},
+        selection=settings_of(lambda s: s.lmsi.selection),
+        answer_only_augmentation=settings_of(lambda s: s.lmsi.answer_only_augmentation),
     script:
         "../scripts/lmsi_data.py"
 
@@ -123,7 +125,7 @@ rule lmsi:
         runtime=120,
         gpu=config["gpus_per_job"],
     params:
-        training=training_override("lmsi", "tripost"),
+        training=settings_of(lambda s: s.lmsi.training),
     script:
         "../scripts/lmsi.py"
 
@@ -146,6 +148,7 @@ rule si_demo_attempts:
         runtime=120,
     params:
         expert=expert_for("si_demo"),
-        demo=lambda wc: {k: tcfg(wc)["baselines"]["si_demo"][k] for k in ("passes", "attempt_temperature")},
+        passes=settings_of(lambda s: s.si_demo.passes),
+        attempt_temperature=settings_of(lambda s: s.si_demo.attempt_temperature),
     script:
         "../scripts/si_demo_attempts.py"

@@ -1,5 +1,7 @@
 # Paths, settings and input functions shared by every rule.
+import functools  # noqa: E402
 from tripost import plan  # noqa: E402
+from tripost.job_settings import as_params  # noqa: E402
 from tripost.settings import expert_params, task_config  # noqa: E402
 from tripost.tasks import bigbench_files, get_task  # noqa: E402
 
@@ -26,26 +28,26 @@ def tcfg(wildcards):
     return task_config(config, wildcards.task)
 
 
+@functools.cache
+def resolved_for(task, run, iteration):
+    return plan.resolve(config, task, run, iteration)
+
+
+def resolved(wildcards):
+    """The typed settings of the job's task, run and iteration (the main run's first where the
+    job has none); resolved once per workflow run, the config being fixed by then."""
+    return resolved_for(wildcards.task, wildcards.get("run", plan.MAIN_RUN), int(wildcards.get("iteration", 1)))
+
+
+def settings_of(pick):
+    """Params function: what ``pick`` takes of the job's resolved settings, as plain data (only
+    that, so that changing another setting does not rerun the job)."""
+    return lambda wildcards: as_params(pick(resolved(wildcards)))
+
+
 def expert_for(stage):
     """Params function: what of the task's expert block the stage's output depends on."""
     return lambda wildcards: expert_params(tcfg(wildcards)["expert"], stage)
-
-
-def model_settings(wildcards):
-    """Params function: the model block a training job reads (not the tokenizer's vocabulary)."""
-    model = tcfg(wildcards)["model"]
-    return {"name_or_path": model["name_or_path"], "scratch": model["scratch"]}
-
-
-def icfg(*keys):
-    """Params function: the given tripost settings of the job's run, task and iteration (only
-    those, so that changing another setting does not rerun the job)."""
-
-    def settings(wildcards):
-        block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
-        return {key: block[key] for key in keys}
-
-    return settings
 
 
 def split_file(task, split):
@@ -85,32 +87,9 @@ def edited_trajectories(wildcards):
     return f"{run_dir(wildcards.task, wildcards.seed, run, wildcards.iteration)}/improvements.jsonl"
 
 
-def collection_settings(wildcards):
-    """Params function: what says which trajectories an iteration's rollouts hold (checked by the
-    jobs that read them)."""
-    block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
-    return {
-        "collect_window": block["collect_window"],
-        "passes": block["rollout"]["passes"],
-        "iteration": int(wildcards.iteration),
-    }
-
-
 def collection_files(wildcards):
     """The split files whose questions a run's iteration collects on (``tripost.collect_from``)."""
-    block = plan.run_config(config, wildcards.task, wildcards.run, int(wildcards.iteration))
-    return [split_file(wildcards.task, split) for split in block["collect_from"]]
-
-
-def training_override(block, fallback):
-    """Params function: ``baselines.<block>.training`` of the job's task, or the ``fallback``
-    block's ``training`` when that is null."""
-
-    def settings(wildcards):
-        task = tcfg(wildcards)
-        return task["baselines"][block]["training"] or task[fallback]["training"]
-
-    return settings
+    return [split_file(wildcards.task, split) for split in resolved(wildcards).tripost.collect_from]
 
 
 def eval_pickles(seeds=None, checkpoints=None):

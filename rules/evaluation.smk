@@ -23,7 +23,7 @@ rule evaluate:
         runtime=60,
         gpu=config["gpus_per_job"],
     params:
-        evaluation=lambda wc: tcfg(wc)["evaluation"],
+        evaluation=settings_of(lambda s: s.evaluation),
     script:
         "../scripts/evaluate.py"
 
@@ -47,7 +47,7 @@ rule evaluate_answer_only:
         runtime=30,
         gpu=config["gpus_per_job"],
     params:
-        evaluation=lambda wc: tcfg(wc)["evaluation"],
+        evaluation=settings_of(lambda s: s.evaluation),
     script:
         "../scripts/evaluate.py"
 
@@ -72,6 +72,6 @@ rule evaluate_llm:
         runtime=120,
     params:
         expert=expert_for("llm_baselines"),
-        llm=lambda wc: tcfg(wc)["baselines"]["llm"],
+        llm=settings_of(lambda s: s.llm),
     script:
         "../scripts/evaluate_llm.py"

@@ -23,7 +23,9 @@ rule rollouts:
         runtime=60,
         gpu=config["gpus_per_job"],
     params:
-        tripost=icfg("collect_window", "collect_from", "attempt_only_first", "rollout"),
+        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        rollout=settings_of(lambda s: s.tripost.rollout),
+        attempt_only_first=settings_of(lambda s: s.tripost.attempt_only_first),
     script:
         "../scripts/rollouts.py"
 
@@ -46,8 +48,8 @@ rule feedback:
         mem_mb=2000,
         runtime=120,
     params:
-        tripost=icfg("max_attempt_words"),
-        collection=collection_settings,
+        max_attempt_words=settings_of(lambda s: s.tripost.max_attempt_words),
+        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
         expert=expert_for("feedback"),
     script:
         "../scripts/feedback.py"
@@ -71,7 +73,7 @@ rule improvement:
         mem_mb=2000,
         runtime=120,
     params:
-        collection=collection_settings,
+        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
         expert=expert_for("improvement"),
     script:
         "../scripts/improvement.py"
@@ -98,7 +100,8 @@ rule improvement_data:
         mem_mb=2000,
         runtime=10,
     params:
-        tripost=icfg("collect_window", "collect_from", "improve_data_ratio", "max_data_length", "min_data_length"),
+        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        data=settings_of(lambda s: s.tripost.data()),
     script:
         "../scripts/improvement_data.py"
 
@@ -146,6 +149,6 @@ rule tripost_checkpoint:
         runtime=120,
         gpu=config["gpus_per_job"],
     params:
-        tripost=icfg("training", "self_improve_section_weight", "mask_before_feedback", "min_data_length"),
+        training=settings_of(lambda s: s.tripost.weighted_training()),
     script:
         "../scripts/tripost_checkpoint.py"

@@ -4,9 +4,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's tripost package
 
 from tripost import stages
+from tripost.job_settings import TrainingSettings, from_params
 from tripost.snake import job
 
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
-    stages.train_lmsi(Path(sm.input.model), Path(sm.input.data), sm.params.training, int(sm.wildcards.seed),
-                      Path(sm.output[0]))
+    stages.train_lmsi(Path(sm.input.model), Path(sm.input.data), from_params(TrainingSettings, sm.params.training),
+                      int(sm.wildcards.seed), Path(sm.output[0]))

@@ -10,5 +10,6 @@ from tripost.snake import job
 sm = snakemake  # noqa: F821 - provided by Snakemake
 with job(sm):
     expert = job_expert(sm.params.expert, sm.config, sm.wildcards.task)
-    stages.si_demo_attempts(sm.wildcards.task, Path(sm.input.train), expert, sm.params.demo,
-                            int(sm.wildcards.seed), Path(sm.output.rollouts), Path(sm.output.ledger))
+    stages.si_demo_attempts(sm.wildcards.task, Path(sm.input.train), expert, sm.params.passes,
+                            sm.params.attempt_temperature, int(sm.wildcards.seed), Path(sm.output.rollouts),
+                            Path(sm.output.ledger))

@@ -3,6 +3,7 @@ tests that compare against it skip cleanly when it is absent."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -12,8 +13,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from tripost import stages
+from tripost import plan, stages
 from tripost.formats import names_an_error, scripted_error_feedback
+from tripost.job_settings import (
+    CollectionSettings,
+    DataSettings,
+    DecodingSettings,
+    ExpertSettings,
+    ScratchModelSettings,
+    TrainingSettings,
+)
+from tripost.plan import Resolved
 from tripost.tasks import TASKS, get_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +77,38 @@ def quick_config() -> dict:
     from tripost.settings import merged
 
     return merged(*(yaml.safe_load((REPO / name).read_text()) for name in ("config.yaml", "configs/quick.yaml")))
+
+
+def default_settings(task: str = "multistep_arithmetic") -> Resolved:
+    """The typed settings config.yaml gives ``task``'s main run at iteration 1: a test changes
+    what it needs with ``dataclasses.replace``."""
+    return plan.resolve(yaml.safe_load((REPO / "config.yaml").read_text()), task)
+
+
+def training_settings(**changes) -> TrainingSettings:
+    """config.yaml's ``baseline.training``, with ``changes``."""
+    return dataclasses.replace(default_settings().baseline, **changes)
+
+
+def decoding_settings(**changes) -> DecodingSettings:
+    """config.yaml's ``evaluation`` block (greedy), with ``changes``."""
+    return dataclasses.replace(default_settings().evaluation, **changes)
+
+
+def data_settings(**changes) -> DataSettings:
+    """config.yaml's ``tripost`` data settings (p = 1.5), with ``changes``."""
+    return dataclasses.replace(default_settings().tripost.data(), **changes)
+
+
+def scratch_model(hidden_size: int, num_layers: int, num_heads: int, max_positions: int,
+                  intermediate_size: int | None = None) -> ScratchModelSettings:
+    """A small scratch model's shape (the MLP twice as wide as the stream unless given)."""
+    return ScratchModelSettings(hidden_size, intermediate_size or 2 * hidden_size, num_layers, num_heads,
+                                max_positions)
+
+
+SCRIPTED = ExpertSettings(kind="scripted", max_rounds=5)
+ONE_PASS = CollectionSettings(collect_window=None, passes=1, iteration=1)  # every question, once
 
 
 def published(relative: str) -> list[dict]:

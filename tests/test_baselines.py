@@ -16,11 +16,12 @@ from tripost.tasks.logical_deduction import LogicalDeduction
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting
 
+from conftest import ONE_PASS, SCRIPTED, data_settings
+
 MSA, WS = MultistepArithmetic(), WordSorting()
 RECORD = {"id": "q1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33, "bucket": "l3d2", "seen": True}
 HEAD = "Q: ((7 + 7 + 7) - (-8 - -5 + -9)) =\nAnswer:"
 
-ONE_PASS = {"collect_window": None, "passes": 1, "iteration": 1}  # every question, once
 
 
 def sample(answer: str, tag: str = "") -> str:
@@ -70,12 +71,11 @@ def test_lmsi_rows_are_distinct_rationales_and_answer_only_augmentations():
 def test_lmsi_build_counts():
     other = {**RECORD, "id": "q2", "answer": 34}
     samples = {"q1": SAMPLES, "q2": [sample("1"), sample("2")]}  # q2: a tie, nothing kept
-    rows, counts = lmsi.build(MSA, [RECORD, other], samples,
-                              {"selection": "majority", "answer_only_augmentation": True})
+    rows, counts = lmsi.build(MSA, [RECORD, other], samples, "majority", answer_only_augmentation=True)
     assert counts == {"selection": "majority", "questions": 2, "questions_kept": 1, "samples": 7, "samples_kept": 3,
                       "kept_questions_with_gold_answer": 0, "examples": 3}
     assert {r["id"] for r in rows} == {"q1"}
-    _, gold_counts = lmsi.build(MSA, [RECORD, other], samples, {"selection": "gold", "answer_only_augmentation": False})
+    _, gold_counts = lmsi.build(MSA, [RECORD, other], samples, "gold", answer_only_augmentation=False)
     assert gold_counts["questions_kept"] == 1 and gold_counts["kept_questions_with_gold_answer"] == 1
 
 
@@ -144,9 +144,8 @@ def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
     io.write_jsonl(train, records)
     rationales = tmp_path / "rationales.jsonl"
     io.write_jsonl(rationales, [{"id": r["id"], "rationale": MSA.solve(r)} for r in records])
-    expert_cfg = {"kind": "scripted", "max_rounds": 5}
-    demo = {"passes": 1, "attempt_temperature": 1.0}
-    stages.si_demo_attempts("multistep_arithmetic", train, expert_cfg, demo, 0, tmp_path / "rollouts.jsonl",
+    expert_cfg = SCRIPTED
+    stages.si_demo_attempts("multistep_arithmetic", train, expert_cfg, 1, 1.0, 0, tmp_path / "rollouts.jsonl",
                             tmp_path / "rollouts.ledger.json")
     by_id = {r["id"]: r for r in records}
     stages.feedback("multistep_arithmetic", tmp_path / "rollouts.jsonl", by_id, 512, expert_cfg,
@@ -155,9 +154,9 @@ def test_si_demo_data_is_built_from_the_experts_own_trajectories(tmp_path):
     stages.improvement("multistep_arithmetic", tmp_path / "feedback.jsonl", by_id, expert_cfg,
                        tmp_path / "improvements.jsonl", tmp_path / "improvements.ledger.json",
                        expected=stages.expected_trajectories(by_id, ONE_PASS))
-    cfg = {"collect_window": None, "improve_data_ratio": 1.5, "max_data_length": 10000, "min_data_length": 1}
     stages.build_improvement_data("multistep_arithmetic", tmp_path / "improvements.jsonl", [train], rationales,
-                                  cfg, 1, 0, tmp_path / "data.jsonl", tmp_path / "counts.json")
+                                  ONE_PASS, data_settings(improve_data_ratio=1.5, max_data_length=10000), 0,
+                                  tmp_path / "data.jsonl", tmp_path / "counts.json")
     attempts = io.read_jsonl(tmp_path / "rollouts.jsonl")
     edits = io.read_jsonl(tmp_path / "improvements.jsonl")
     counts = io.read_json(tmp_path / "counts.json")

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tripost.job_settings import as_params, llm_settings
 from tripost.settings import (
     LLM_CONNECTION,
+    LLM_REQUEST_BLOCKS,
     LLM_REQUESTS,
     config_errors,
     expert_params,
@@ -133,10 +135,12 @@ def test_a_job_gets_back_the_expert_settings_it_reads(stage):
     params = expert_params(expert, stage)
     assert not set(params.get("openai", {})) & set(LLM_CONNECTION)
     job = job_expert(params, config, "word_sorting")
-    assert job["openai"]["concurrency"] == 3 and job["openai"]["timeout_s"] == 9
+    assert job.openai.connection.concurrency == 3 and job.openai.connection.timeout_s == 9
     requests = set(LLM_REQUESTS[stage])
-    kept = {key for key in expert["openai"] if key not in {"rationale", "feedback", "improvement"} - requests}
-    assert job["openai"] == {key: expert["openai"][key] for key in kept}
-    assert (job.get("max_rounds") == expert["max_rounds"]) == (stage == "improvement")
+    unsent = set(LLM_REQUEST_BLOCKS) - requests
+    assert job.openai == llm_settings({key: value for key, value in expert["openai"].items() if key not in unsent})
+    assert all((getattr(job.openai, block) is None) == (block in unsent) for block in LLM_REQUEST_BLOCKS)
+    assert (job.max_rounds == expert["max_rounds"]) == (stage == "improvement")
     scripted = expert_params(merged(expert, {"kind": "scripted", "rationales": "scripted"}), stage)
-    assert "openai" not in scripted and job_expert(scripted, config, "word_sorting") == scripted
+    assert "openai" not in scripted and as_params(job_expert(scripted, config, "word_sorting")) == {
+        "kind": "scripted", "max_rounds": expert["max_rounds"] if stage == "improvement" else None, "openai": None}

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = """
 import json, sys
 from pathlib import Path
+from tripost.job_settings import ScratchModelSettings, TrainingSettings
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
 from tripost.training import train
@@ -33,12 +34,11 @@ from test_deepspeed import TEXT, PROMPT, loss_on_text
 
 out, ds_config = Path(sys.argv[1]), sys.argv[2]
 tokenizer = train_tokenizer([TEXT], [], 0)
-model = build_scratch_model(tokenizer, {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1,
-                                        "num_heads": 2, "max_positions": 128}, seed=0)
+model = build_scratch_model(tokenizer, ScratchModelSettings(32, 64, 1, 2, 128), seed=0)
 rows = [{"text": TEXT, "prompt_chars": len(PROMPT), "weight_start": TEXT.index("\\nFeedback:")}] * 16
 before = loss_on_text(model, tokenizer)
-cfg = {"max_length": 64, "batch_size": 8, "grad_accum": 1, "epochs": 8, "lr": 1e-2, "lr_scheduler": "constant",
-       "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": True, "deepspeed": ds_config}
+cfg = TrainingSettings(epochs=8, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0, weight_decay=0.0,
+                       max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=64, bf16=True, deepspeed=ds_config)
 stats = train(model, tokenizer, rows, out, cfg, weight=1.5, seed=0)
 print("RESULT " + json.dumps({"before": before, "stats": stats}))
 """

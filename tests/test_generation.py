@@ -5,6 +5,7 @@ batches by length, sized to the free memory; device placement without CUDA."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,13 +16,14 @@ from tripost.generation import generate, in_loop, kv_cache_bytes_per_token, leng
 from tripost.model import build_scratch_model, job_device, load_for_generation
 from tripost.tokenizer import train_tokenizer
 
-CFG = {"batch_size": 3, "max_new_tokens": 12, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": False}
+from conftest import decoding_settings, scratch_model
+
+CFG = decoding_settings(batch_size=3, max_new_tokens=12, loop_window=None)
 
 
 def setup():
     tokenizer = train_tokenizer(["abcdefgh ijk\nQ: 0123456789"], [], 0)
-    model = build_scratch_model(tokenizer, {"hidden_size": 32, "intermediate_size": 64, "num_layers": 2,
-                                            "num_heads": 2, "max_positions": 64}, seed=1)
+    model = build_scratch_model(tokenizer, scratch_model(32, 2, 2, 64), seed=1)
     return model, tokenizer
 
 
@@ -45,7 +47,7 @@ def test_greedy_equals_transformers_generate():
 def test_bf16_autocast_decoding_runs_and_matches_length_limits(monkeypatch):
     monkeypatch.setattr(tripost.model, "native_bf16", lambda device: True)  # the bf16 path, on any CPU
     model, tokenizer = setup()
-    out = generate(model, tokenizer, ["Q: 1", "Q: 12345 abc"], dict(CFG, bf16=True), seed=0)
+    out = generate(model, tokenizer, ["Q: 1", "Q: 12345 abc"], replace(CFG, bf16=True), seed=0)
     assert len(out) == 2 and all(len(tokenizer(o)["input_ids"]) <= 13 for o in out)
 
 
@@ -58,13 +60,13 @@ def test_bf16_decodes_under_autocast_only_where_it_is_native(monkeypatch, native
                         lambda *args, **kwargs: seen.append(torch.is_autocast_enabled("cpu"))
                         or decode(*args, **kwargs))
     model, tokenizer = setup()
-    generate(model, tokenizer, ["Q: 1"], dict(CFG, bf16=True), seed=0)
+    generate(model, tokenizer, ["Q: 1"], replace(CFG, bf16=True), seed=0)
     assert seen == [native]
 
 
 def test_sampling_is_seeded_and_applied():
     model, tokenizer = setup()
-    cfg = dict(CFG, do_sample=True, temperature=1.5)
+    cfg = replace(CFG, do_sample=True, temperature=1.5)
     prompts = ["Q: 1"] * 6
     first, again = generate(model, tokenizer, prompts, cfg, seed=3), generate(model, tokenizer, prompts, cfg, seed=3)
     assert first == again
@@ -73,7 +75,7 @@ def test_sampling_is_seeded_and_applied():
 
 def test_context_limit_respected():
     model, tokenizer = setup()
-    out = generate(model, tokenizer, ["a" * 70, "b"], dict(CFG, max_new_tokens=100), seed=0)
+    out = generate(model, tokenizer, ["a" * 70, "b"], replace(CFG, max_new_tokens=100), seed=0)
     assert out[0] == ""  # the prompt fills the context: nothing generated, no crash
     assert len(tokenizer(out[1])["input_ids"]) <= 64
 
@@ -88,8 +90,7 @@ FITTED = {"Q: 1": "\nab\ncd\nef\ngh", "Q: 2": "\nxy xy xy xy xy xy xy xy xy xy x
 def fitted_model():
     texts = [prompt + rest for prompt, rest in FITTED.items()]
     tokenizer = train_tokenizer(texts, [], 0)
-    model = build_scratch_model(tokenizer, {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2,
-                                            "num_heads": 2, "max_positions": 128}, seed=1)
+    model = build_scratch_model(tokenizer, scratch_model(64, 2, 2, 128), seed=1)
     encoded = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
     width = max(map(len, encoded))
     ids = torch.tensor([e + [tokenizer.pad_token_id] * (width - len(e)) for e in encoded])
@@ -111,7 +112,7 @@ def fitted_model():
 def test_fitted_rows_finish_at_different_steps_and_still_equal_transformers_generate():
     model, tokenizer = fitted_model()
     prompts = list(FITTED) * 3  # rows ending at 3 to 50 tokens: finished rows leave the batch
-    cfg = dict(CFG, batch_size=12, max_new_tokens=60)
+    cfg = replace(CFG, batch_size=12, max_new_tokens=60)
     ours = generate(model, tokenizer, prompts, cfg, seed=0)
     assert ours[:4] == list(FITTED.values())  # the fit worked
     assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=60)
@@ -125,16 +126,16 @@ def test_a_row_ends_after_the_first_line_the_reader_rejects():
         asked.append((index, text))
         return index == 0 and text.count("\n") == 3
 
-    out = generate(model, tokenizer, ["Q: 1", "Q: 4"], dict(CFG, max_new_tokens=60), seed=0, stop_after_line=stop)
+    out = generate(model, tokenizer, ["Q: 1", "Q: 4"], replace(CFG, max_new_tokens=60), seed=0, stop_after_line=stop)
     assert out == ["\nab\ncd\n", FITTED["Q: 4"]]
     assert (0, "\nab\n") in asked and (1, "\nhgf\nedc\n") in asked
 
 
 def test_a_row_in_a_loop_ends_early_and_others_are_unchanged():
     model, tokenizer = fitted_model()
-    cfg = dict(CFG, max_new_tokens=60)
+    cfg = replace(CFG, max_new_tokens=60)
     plain = generate(model, tokenizer, ["Q: 2", "Q: 4"], cfg, seed=0)
-    cut = generate(model, tokenizer, ["Q: 2", "Q: 4"], dict(cfg, loop_window=16), seed=0)
+    cut = generate(model, tokenizer, ["Q: 2", "Q: 4"], replace(cfg, loop_window=16), seed=0)
     assert plain[0] == FITTED["Q: 2"] and plain[1] == cut[1] == FITTED["Q: 4"]
     assert plain[0].startswith(cut[0]) and 16 <= len(cut[0]) < len(plain[0])
 
@@ -171,12 +172,12 @@ def test_auto_batches_fit_the_free_memory_and_decode_the_same(monkeypatch):
     fixed = generate(model, tokenizer, prompts, CFG, seed=0)
     per_token = kv_cache_bytes_per_token(model.config, torch.float32)
     lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
-    free = int(2 * (max(lengths) + CFG["max_new_tokens"]) * per_token / generation.AUTO_MEMORY_SHARE)
+    free = int(2 * (max(lengths) + CFG.max_new_tokens) * per_token / generation.AUTO_MEMORY_SHARE)
     monkeypatch.setattr(generation, "free_memory_bytes", lambda device: free)  # room for two rows
-    auto = dict(CFG, batch_size="auto")
+    auto = replace(CFG, batch_size="auto")
     batches = generation.batches_for(model, lengths, auto)
     assert sorted(i for b in batches for i in b) == list(range(6)) and 3 <= len(batches) < 6
-    assert all(len(b) * (max(lengths[i] for i in b) + CFG["max_new_tokens"]) * per_token
+    assert all(len(b) * (max(lengths[i] for i in b) + CFG.max_new_tokens) * per_token
                <= generation.AUTO_MEMORY_SHARE * free for b in batches)
     assert generate(model, tokenizer, prompts, auto, seed=0) == fixed  # greedy: batching changes nothing
 

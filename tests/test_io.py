@@ -59,9 +59,10 @@ def test_the_temporary_of_a_killed_write_is_cleared_by_the_next_one(tmp_path):
 
 def test_rollouts_cut_at_a_line_boundary_or_from_another_window_are_refused(tmp_path):
     from tripost import stages
+    from tripost.job_settings import CollectionSettings
 
     records = {f"q{i}": {"id": f"q{i}"} for i in range(12)}
-    expected = stages.expected_trajectories(records, {"collect_window": 6, "passes": 2, "iteration": 2})
+    expected = stages.expected_trajectories(records, CollectionSettings(collect_window=6, passes=2, iteration=2))
     assert expected[:2] == [("q6", 0), ("q7", 0)] and len(expected) == 12  # the second window, twice
     rows = [{"id": key, "pass": index, "attempts": []} for key, index in expected]
     path = tmp_path / "rollouts.jsonl"

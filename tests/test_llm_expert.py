@@ -21,21 +21,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tripost import io, stages
 from tripost.expert import error_line_index, gold_continuation, plant_error
 from tripost.formats import StepError, is_done_feedback, tabular_error_feedback
+from tripost.job_settings import ExpertSettings, llm_settings
 from tripost.llm import LLM, STOP, Ledger, LLMError
 from tripost.llm_expert import FewShot, LLMExpert, clean_attempt, feedback_table, is_legit_update, parse_table
 from tripost.tasks import get_task
 from tripost.tasks.date_understanding import _extra_questions
 
-from conftest import REPO
+from conftest import ONE_PASS, REPO, data_settings, scratch_model, training_settings
 
 DU = get_task("date_understanding")
 SECRET = "sk-test-never-written-0123456789"
 
-ONE_PASS = {"collect_window": None, "passes": 1, "iteration": 1}  # every question, once
 
 
 # ---- pure parts ---------------------------------------------------------------------------------
@@ -239,8 +240,7 @@ def server(tmp_path_factory):
     model_dir = root / "tiny-llm"
     tokenizer = train_tokenizer([string.printable] * 4, [], 0)
     tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
-    model = build_scratch_model(tokenizer, {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1,
-                                            "num_heads": 2, "max_positions": 8192}, seed=0)
+    model = build_scratch_model(tokenizer, scratch_model(32, 1, 2, 8192), seed=0)
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     with served_behind_proxy(model_dir, root) as (proxy, _):
@@ -261,13 +261,13 @@ def _settings(proxy: FaultProxy, model: str, cache: Path, **changes) -> dict:
 def test_completions_are_cached_and_counted(server, tmp_path, monkeypatch):
     proxy, model = server
     monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
-    llm = LLM(_settings(proxy, model, tmp_path / "cache"))
+    llm = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache")))
     before = proxy.forwarded
     text = llm.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16)
     assert isinstance(text, str) and proxy.forwarded == before + 1
     assert llm.ledger.calls == 1 and llm.ledger.prompt_tokens > 0 and llm.ledger.completion_tokens > 0
     assert llm.ledger.cost_usd == pytest.approx((llm.ledger.prompt_tokens + 2 * llm.ledger.completion_tokens) / 1e6)
-    again = LLM(_settings(proxy, model, tmp_path / "cache"))  # a new process would read the same file
+    again = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache")))  # a new process would read the same file
     assert again.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16) == text
     assert proxy.forwarded == before + 1 and again.ledger.cached == 1 and again.ledger.calls == 0
     again.complete("Q: Tomorrow is 11/12/2019.\nAnswer:", 0.0, 16, sample=1)  # another sample is another request
@@ -284,7 +284,7 @@ def test_a_rerun_after_an_interruption_counts_what_the_artifact_paid_for(server,
     asked = prompts + prompts[:2]  # two repeats within the artifact
 
     def run(owner: str, cache: str, ask: list[str]) -> Ledger:
-        llm = LLM(_settings(proxy, model, tmp_path / cache), Ledger(owner=owner))
+        llm = LLM(llm_settings(_settings(proxy, model, tmp_path / cache)), Ledger(owner=owner))
         for prompt in ask:
             llm.complete(prompt, 0.0, 8)
         return llm.ledger
@@ -303,11 +303,12 @@ def test_a_rerun_after_an_interruption_counts_what_the_artifact_paid_for(server,
 def test_the_chat_api_and_its_system_message(server, tmp_path, monkeypatch):
     proxy, model = server
     monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
-    llm = LLM(_settings(proxy, model, tmp_path / "cache", api="chat", system="You are a helpful teacher."))
+    system = "You are a helpful teacher."
+    llm = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache", api="chat", system=system)))
     before = proxy.forwarded
     assert isinstance(llm.complete("Q: Tomorrow is 11/12/2019.", 0.0, 8), str)
     assert proxy.forwarded == before + 1 and llm.ledger.calls == 1 and llm.ledger.completion_tokens > 0
-    other = LLM(_settings(proxy, model, tmp_path / "cache", api="chat", system="Another system message."))
+    other = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache", api="chat", system="Another system message.")))
     other.complete("Q: Tomorrow is 11/12/2019.", 0.0, 8)  # the system message is part of the request key
     assert proxy.forwarded == before + 2 and other.ledger.cached == 0
 
@@ -316,7 +317,7 @@ def test_retries_on_429_and_5xx_then_gives_up_clearly(server, tmp_path, monkeypa
     proxy, model = server
     monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
     waits: list[float] = []
-    llm = LLM(_settings(proxy, model, tmp_path / "cache"), sleep=waits.append)
+    llm = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache")), sleep=waits.append)
     proxy.failures = [429, 503, 500]
     assert isinstance(llm.complete("Q: retry me", 0.0, 8), str)
     assert llm.ledger.retries == 3 and waits == [0.0, 0.0, 0.0]  # the proxy's Retry-After: 0
@@ -330,7 +331,7 @@ def test_retries_on_429_and_5xx_then_gives_up_clearly(server, tmp_path, monkeypa
     assert proxy.headers_seen[-1] == f"Bearer {SECRET}"  # the key went to the server, and only there
     monkeypatch.delenv("TRIPOST_TEST_KEY")
     with pytest.raises(LLMError, match="TRIPOST_TEST_KEY is not set"):
-        LLM(_settings(proxy, model, tmp_path / "other")).complete("Q: no key", 0.0, 8)
+        LLM(llm_settings(_settings(proxy, model, tmp_path / "other"))).complete("Q: no key", 0.0, 8)
 
 
 def test_timeouts_resets_bad_bodies_and_retry_after_are_retried(server, tmp_path, monkeypatch):
@@ -339,9 +340,9 @@ def test_timeouts_resets_bad_bodies_and_retry_after_are_retried(server, tmp_path
     each retried, the answer the same as a clean call's, the retries counted."""
     proxy, model = server
     monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
-    clean = LLM(_settings(proxy, model, tmp_path / "clean")).complete("Q: faults\nAnswer:", 0.0, 8)
+    clean = LLM(llm_settings(_settings(proxy, model, tmp_path / "clean"))).complete("Q: faults\nAnswer:", 0.0, 8)
     waits: list[float] = []
-    llm = LLM(_settings(proxy, model, tmp_path / "cache", timeout_s=1, max_retries=8), sleep=waits.append)
+    llm = LLM(llm_settings(_settings(proxy, model, tmp_path / "cache", timeout_s=1, max_retries=8)), sleep=waits.append)
     proxy.stall_s = 2.0
     proxy.failures = ["timeout", "reset", "invalid_json", "drop", (429, 1.5), (503, 7)]
     assert llm.complete("Q: faults\nAnswer:", 0.0, 8) == clean
@@ -364,8 +365,13 @@ def _rollouts(path: Path, records: list[dict]) -> None:
     io.write_jsonl(path, rows)
 
 
-def _expert_cfg(settings: dict) -> dict:
-    return {"kind": "openai", "rationales": "openai", "max_rounds": 2, "openai": settings}
+def _config_block() -> dict:
+    """config.yaml's ``expert.openai`` block."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())["expert"]["openai"]
+
+
+def _expert_cfg(settings: dict) -> ExpertSettings:
+    return ExpertSettings(kind="openai", max_rounds=2, openai=llm_settings(settings))
 
 
 def test_feedback_and_improvement_stages_survive_a_failing_server(server, tmp_path, monkeypatch):
@@ -416,7 +422,7 @@ def test_llm_improvement_is_asked_once_per_edit_and_checked(server, tmp_path, mo
     records = _records(8)
     by_id = {r["id"]: r for r in records}
     _rollouts(tmp_path / "rollouts.jsonl", records)
-    scripted = {"kind": "scripted", "rationales": "scripted", "max_rounds": 2, "openai": None}
+    scripted = ExpertSettings(kind="scripted", max_rounds=2)
     stages.feedback("date_understanding", tmp_path / "rollouts.jsonl", by_id, 200, scripted,
                     tmp_path / "feedback.jsonl", tmp_path / "feedback.ledger.json",
                     expected=stages.expected_trajectories(by_id, ONE_PASS))
@@ -439,7 +445,7 @@ def _teaching_pairs(records: list[dict]) -> list[tuple[str, str]]:
     """(prompt, completion) of the feedback and the improvement requests for each wrong attempt of
     ``_rollouts``, answered as the scripted expert would: the verifier's table, then the gold
     lines from the error step on (the prompts are the LLM expert's own)."""
-    prompts = LLMExpert(DU, None, FewShot(DU, records, FEW_SHOT), {})
+    prompts = LLMExpert(DU, None, FewShot(DU, records, FEW_SHOT), llm_settings(_config_block()))
     pairs = []
     by_id = {record["id"]: record for record in records}
     for key, (wrong, error) in _planted(records).items():
@@ -466,12 +472,11 @@ def teacher(tmp_path_factory):
     records = _records(8)
     pairs = _teaching_pairs(records)
     tokenizer = train_tokenizer([string.printable] * 4 + [answer for _, answer in pairs], [p for p, _ in pairs], 0)
-    model = build_scratch_model(tokenizer, {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2,
-                                            "num_heads": 2, "max_positions": 1024}, seed=0)
+    model = build_scratch_model(tokenizer, scratch_model(64, 2, 2, 1024), seed=0)
     rows = [{"text": prompt + answer, "prompt_chars": len(prompt)} for prompt, answer in pairs]
-    train(model, tokenizer, rows, root / "teacher", {
-        "max_length": 1024, "epochs": 60, "batch_size": 4, "grad_accum": 1, "lr": 3e-3, "lr_scheduler": "constant",
-        "weight_decay": 0.0, "max_grad_norm": 1.0, "warmup_ratio": 0.0, "bf16": False, "deepspeed": None}, 1.0, seed=0)
+    settings = training_settings(max_length=1024, epochs=60, batch_size=4, lr=3e-3, lr_scheduler="constant",
+                                 weight_decay=0.0, warmup_ratio=0.0, bf16=False)
+    train(model, tokenizer, rows, root / "teacher", settings, 1.0, seed=0)
     with served_behind_proxy(root / "teacher", root) as (proxy, served):
         yield proxy, served, str(root / "teacher"), records
 
@@ -492,9 +497,9 @@ def _llm_edits(proxy: FaultProxy, model: str, records: list[dict], out: Path) ->
                     out / "feedback.ledger.json", expected=expected)
     stages.improvement("date_understanding", out / "feedback.jsonl", by_id, cfg, out / "improvements.jsonl",
                        out / "improvements.ledger.json", expected=expected)
-    data_cfg = {"collect_window": None, "max_data_length": 10000, "min_data_length": 1, "improve_data_ratio": 1.5}
     stages.build_improvement_data("date_understanding", out / "improvements.jsonl", [out / "train.jsonl"],
-                                  out / "rationales.jsonl", data_cfg, 1, 0, out / "data.jsonl", out / "counts.json")
+                                  out / "rationales.jsonl", ONE_PASS, data_settings(max_data_length=10000), 0,
+                                  out / "data.jsonl", out / "counts.json")
     return {**{name: io.read_jsonl(out / f"{name}.jsonl") for name in ("feedback", "improvements", "data")},
             **{f"{name}.ledger": json.loads((out / f"{name}.ledger.json").read_text())
                for name in ("feedback", "improvements")}, "counts": json.loads((out / "counts.json").read_text())}
@@ -571,7 +576,9 @@ def test_rationales_that_all_miss_their_label_are_an_error_naming_the_file(tmp_p
 
     monkeypatch.setattr(stages, "make_expert", lambda *args, **kwargs: Misses())
     io.write_jsonl(tmp_path / "train.jsonl", _records(4))
-    cfg = {"rationales": "openai", "openai": {"model": "m", "rationale": {"samples": 2}, "concurrency": 1}}
+    block = {**_config_block(), "model": "m", "rationale": {"temperature": 0.7, "max_tokens": 8, "samples": 2},
+             "concurrency": 1}
+    cfg = ExpertSettings(kind="openai", openai=llm_settings(block))
     with pytest.raises(ValueError, match=r"rationales\.jsonl: no rationale of the 4 questions reaches its label \(m; "):
         stages.make_rationales("date_understanding", [tmp_path / "train.jsonl"], tmp_path / "rationales.jsonl", cfg,
                                tmp_path / "ledger.json")

@@ -9,6 +9,8 @@ import pytest
 
 from tripost import io, stages
 
+from conftest import SCRIPTED
+
 
 def test_ids_are_unique_within_and_across_splits(task_splits):
     task, outputs = task_splits
@@ -24,7 +26,7 @@ def test_gold_rationale_by_id_is_the_records_own(task_splits, tmp_path):
     task, outputs = task_splits
     training_side = [outputs[s] for s in ("train", "val", "extra_train")]
     rationales = tmp_path / "rationales.jsonl"
-    expert_cfg = {"rationales": "scripted", "kind": "scripted"}
+    expert_cfg = SCRIPTED
     stages.make_rationales(task.name, training_side, rationales, expert_cfg, tmp_path / "ledger.json")
     gold = stages._gold(rationales)
     for path in training_side:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tripost import figures, results_page, tables
+from tripost.evaluation import EvaluationKey, with_key
 
 from conftest import recompute
 
@@ -38,7 +39,7 @@ def write_pickles(results: Path, checkpoints_by_task: dict[str, list[str]], seed
                 path = results / "eval" / task / f"seed{seed}" / f"{name}.pkl"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(path, "wb") as handle:
-                    pickle.dump(fake_frame(rng), handle)
+                    pickle.dump(with_key(fake_frame(rng), EvaluationKey(task, seed, name)), handle)
                 paths.append(path)
     return paths
 
@@ -73,7 +74,21 @@ def test_every_cell_is_traceable_to_its_pickles(built):
         assert cell.mean == pytest.approx(pd.Series(values).mean())
         assert cell.std == pytest.approx(pd.Series(values).std(ddof=1))
         for source in cell.sources.split(";"):  # the source is the cell's task and the row's checkpoint
-            assert source.startswith(f"eval/{cell.task}/seed")
+            assert source.startswith(f"eval/{cell.task}/seed") and source.endswith(f"/{cell.checkpoint}.pkl")
+
+
+def test_the_tables_read_what_an_evaluation_is_of_from_the_evaluation(tmp_path):
+    """The key travels in the pickle: a folder layout says nothing; a pickle without one is refused."""
+    rng = random.Random(0)
+    path = tmp_path / "results" / "eval" / "somewhere.pkl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pickle.dumps(with_key(fake_frame(rng), EvaluationKey("word_sorting", 2, "tripost/iter1"))))
+    [row] = tables.checkpoint_table([path], tmp_path / "results").to_dict("records")
+    assert (row["task"], row["seed"], row["checkpoint"]) == ("word_sorting", 2, "tripost/iter1")
+    assert row["method"] == "TriPosT (t=1)" and row["source"] == "eval/somewhere.pkl"
+    path.write_bytes(pickle.dumps(fake_frame(rng)))
+    with pytest.raises(ValueError, match=r"somewhere\.pkl: an evaluation without its key"):
+        tables.checkpoint_table([path], tmp_path / "results")
 
 
 def test_the_wide_tables_show_the_cells(built):

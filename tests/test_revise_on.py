@@ -15,6 +15,8 @@ from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
 from tripost.trajectory import Trajectory
 
+from conftest import decoding_settings
+
 MSA = MultistepArithmetic()
 MSA_RECORD = {"id": "r1", "question": "((7 + 7 + 7) - (-8 - -5 + -9)) =", "answer": 33}
 WS = WordSorting()
@@ -93,7 +95,7 @@ def test_self_improve_stops_at_an_unactionable_feedback_only_under_named_error(m
         return [f"{gold}\nFeedback: -45." if not prompt.endswith("Feedback:") else " -45." for prompt in prompts]
 
     monkeypatch.setattr(inference, "generate", fake_generate)
-    cfg = {"max_calls": 3, "revise_on": revise_on}
+    cfg = decoding_settings(max_calls=3, revise_on=revise_on)
     [trajectory] = inference.self_improve(None, None, MSA, [MSA_RECORD], cfg, seed=0)
     if revise_on == "named_error":
         assert len(calls) == 1 and trajectory.unactionable

@@ -10,11 +10,14 @@ import torch
 
 import tripost.model
 from tripost.generation import generate
+from tripost.job_settings import TrainingSettings
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
 from tripost.training import IGNORE, Collator, encode_example, mask_before_weighted, train, weighted_loss
 
-ARCH = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_positions": 256}
+from conftest import decoding_settings, scratch_model, training_settings
+
+ARCH = scratch_model(32, 1, 2, 256)
 
 
 def tiny_tokenizer():
@@ -82,8 +85,8 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     prompt = "Q: ab\nAnswer: Let's think step by step."
     rows = [{"text": prompt + "\n(1) xy\nFeedback: ok", "prompt_chars": len(prompt),
              "weight_start": len(prompt) + 7}] * 16
-    cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 8, "lr": 1e-2, "lr_scheduler": "constant",
-           "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": False}
+    cfg = training_settings(max_length=128, epochs=8, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0,
+                            weight_decay=0.0, bf16=False)
     item = Collator(tokenizer.pad_token_id)(
         [encode_example(tokenizer, rows[0]["text"], len(prompt), rows[0]["weight_start"], 1.5)])
 
@@ -98,11 +101,11 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     assert loss_now() < 0.5 * before
 
 
-def bf16_rows_and_cfg() -> tuple[list[dict], dict]:
+def bf16_rows_and_cfg() -> tuple[list[dict], TrainingSettings]:
     prompt = "Q: ab\nAnswer: Let's think step by step."
     rows = [{"text": prompt + "\n(1) xy", "prompt_chars": len(prompt), "weight_start": None}] * 8
-    cfg = {"max_length": 128, "batch_size": 8, "grad_accum": 1, "epochs": 1, "lr": 1e-3, "lr_scheduler": "constant",
-           "warmup_ratio": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": True}
+    cfg = training_settings(max_length=128, epochs=1, lr=1e-3, lr_scheduler="constant", warmup_ratio=0.0,
+                            weight_decay=0.0, bf16=True)
     return rows, cfg
 
 
@@ -125,8 +128,7 @@ def test_a_model_trained_with_bf16_autocast_decodes_in_fp32_afterwards(tmp_path,
     rows, cfg = bf16_rows_and_cfg()
     assert train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)["precision"] == "bf16 autocast"
     assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.dtype == torch.float32
-    gen_cfg = {"batch_size": 2, "max_new_tokens": 4, "do_sample": False, "temperature": 1.0, "top_p": 1.0,
-               "bf16": False}
+    gen_cfg = decoding_settings(batch_size=2, max_new_tokens=4)
     assert len(generate(model, tokenizer, [prompt], gen_cfg, seed=0)) == 1
 
 

@@ -8,6 +8,7 @@ import random
 from tripost.formats import StepError, correct_feedback, parse_feedback, scripted_error_feedback
 from tripost.improvement_data import build_iteration_data, rebalance_turns
 from tripost.inference import next_prompt, reading_stops
+from tripost.job_settings import DataSettings
 from tripost.tasks.multistep_arithmetic import INFO, MultistepArithmetic
 from tripost.tasks.word_sorting import WordSorting, _record
 from tripost.trajectory import Trajectory, extend, ground_truth_row, render, to_turns
@@ -158,7 +159,7 @@ def test_iteration_data_counts():
         edits.append({"id": r["id"], "pass": 0, "outcome": "directly_correct", "attempts": [gold[r["id"]]],
                       "feedbacks": [correct_feedback(gold[r["id"]].split("\n")[-2][1])]})
     edits.append({"id": records[0]["id"], "pass": 0, "outcome": "dropped:expert_error"})
-    cfg = {"improve_data_ratio": 1.5, "max_data_length": 1000, "min_data_length": 1}
+    cfg = DataSettings(improve_data_ratio=1.5, max_data_length=1000, min_data_length=1)
     data, counts = build_iteration_data(MSA, records, gold, edits, cfg, seed=0)
     assert counts["num_improvement"] == 6
     assert counts["num_non_improvement"] == math.ceil(6 / 1.5)

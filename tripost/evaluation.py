@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -31,6 +33,29 @@ def _row(task: Task, record: Record, final: Any, first: Any, rounds: int, malfor
         "unactionable_feedback": unactionable,  # ended at a feedback that names no error
         "trajectory": text,
     }
+
+
+@dataclass(frozen=True)
+class EvaluationKey:
+    """What an evaluation frame is of: the tables read it from the frame, not from its path."""
+
+    task: str
+    seed: int | None  # None: an LLM baseline (one run, no seed)
+    checkpoint: str  # a checkpoint name (``baseline``, ``tripost/iter2``, ...) or an LLM method
+
+
+def with_key(frame: pd.DataFrame, key: EvaluationKey) -> pd.DataFrame:
+    """``frame`` carrying ``key`` (in ``frame.attrs``, which its pickle keeps)."""
+    frame.attrs["key"] = dataclasses.asdict(key)
+    return frame
+
+
+def key_of(frame: pd.DataFrame, source: str) -> EvaluationKey:
+    """The key an evaluation frame carries (``source``: its file, named in the error)."""
+    if "key" not in frame.attrs:
+        raise ValueError(f"{source}: an evaluation without its key (made before keys were kept): "
+                         "delete it and rerun the workflow, which evaluates it again")
+    return EvaluationKey(**frame.attrs["key"])
 
 
 def evaluation_frame(task: Task, records: list[Record], trajectories: list[Trajectory]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ batches amortise the per-step cost. Greedy, or sampling with temperature and top
 
 A row stops at EOS, at ``max_new_tokens``, at the end of a line that the caller's
 ``stop_after_line`` rejects (the reader would stop there anyway, so what it reads is the same),
-or, when ``cfg["loop_window"]`` is set, once its last ``loop_window`` tokens are one cycle of at
+or, when ``cfg.loop_window`` is set, once its last ``loop_window`` tokens are one cycle of at
 most a quarter of that length repeated (``placebo placebo placebo ...``): a greedy loop that
 would otherwise run to ``max_new_tokens`` without changing what is read but a longer tail.
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
 
 import torch
 from tqdm import tqdm
 from transformers import DynamicCache, StaticCache
 
+from tripost.job_settings import DecodingSettings
 from tripost.model import use_bf16
 
 
@@ -31,14 +31,14 @@ def _autocast(model, bf16: bool):
     return torch.autocast(device_type=model.device.type, dtype=torch.bfloat16)
 
 
-def pick_tokens(logits: torch.Tensor, cfg: dict[str, Any], generator: torch.Generator | None) -> torch.Tensor:
+def pick_tokens(logits: torch.Tensor, cfg: DecodingSettings, generator: torch.Generator | None) -> torch.Tensor:
     """Next token per row: argmax, or a sample from the temperature/top-p distribution."""
-    if not cfg["do_sample"]:
+    if not cfg.do_sample:
         return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / cfg["temperature"], dim=-1)
-    if cfg["top_p"] < 1.0:
+    probs = torch.softmax(logits.float() / cfg.temperature, dim=-1)
+    if cfg.top_p < 1.0:
         sorted_probs, order = probs.sort(dim=-1, descending=True)
-        outside = sorted_probs.cumsum(-1) - sorted_probs > cfg["top_p"]
+        outside = sorted_probs.cumsum(-1) - sorted_probs > cfg.top_p
         sorted_probs[outside] = 0.0
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
@@ -81,7 +81,7 @@ def _keep_rows(cache, keep: torch.Tensor) -> None:
 
 @torch.no_grad()
 def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: int, eos_id: int,
-                 cfg: dict[str, Any], generator: torch.Generator | None,
+                 cfg: DecodingSettings, generator: torch.Generator | None,
                  line_ended: Callable[[int, list[int]], bool] | None = None,
                  newline_ids: torch.Tensor | None = None) -> list[list[int]]:
     """New token ids per row (EOS excluded), for a left-padded batch.
@@ -101,7 +101,7 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
     table = torch.full((input_ids.size(0), room), eos_id, dtype=torch.long)
     rows = torch.arange(input_ids.size(0))  # the batch row of each row still decoded
     finished = torch.zeros(rows.size(0), dtype=torch.bool)
-    window = cfg.get("loop_window") or 0
+    window = cfg.loop_window or 0
     for step in range(room):
         token = pick_tokens(logits, cfg, generator).cpu()
         running = ~finished
@@ -131,12 +131,13 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: int, desc: str = "generate",
+def generate(model, tokenizer, prompts: list[str], cfg: DecodingSettings, seed: int, desc: str = "generate",
              stop_after_line: Callable[[int, str], bool] | None = None) -> list[str]:
     """One continuation per prompt (special tokens removed); stops at EOS or ``max_new_tokens``.
 
-    ``cfg``: ``batch_size`` (rows, or ``"auto"``: see ``batches_for``), ``max_new_tokens``,
-    ``do_sample``, ``temperature``, ``top_p``, ``bf16``, optionally ``loop_window``.
+    ``cfg``'s ``batch_size`` is rows, or ``"auto"`` (see ``batches_for``); it may be the
+    ``evaluation`` block or a rollout's (the ``revise_on`` and ``max_calls`` they carry are the
+    caller's).
     Prompts are batched by length so that a batch pads little; the output order is the input order.
     ``stop_after_line(i, text)``, if given, is asked whenever a line of prompt ``i``'s continuation
     ends (``text``: the continuation up to that line break); True ends the continuation.
@@ -146,13 +147,13 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
     limit = model.config.max_position_embeddings
     encoded = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
     outputs: list[str] = [""] * len(prompts)
-    generator = torch.Generator(device=device).manual_seed(seed) if cfg["do_sample"] else None
+    generator = torch.Generator(device=device).manual_seed(seed) if cfg.do_sample else None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     batches = batches_for(model, [len(ids) for ids in encoded], cfg)
     newline_ids = _newline_ids(tokenizer) if stop_after_line else None
     for batch in tqdm(batches, desc=desc, mininterval=10):
         width = max(len(encoded[i]) for i in batch)
-        room = min(cfg["max_new_tokens"], limit - width)
+        room = min(cfg.max_new_tokens, limit - width)
         if room <= 0:
             continue  # the prompt alone fills the context: nothing can be generated
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -165,7 +166,7 @@ def generate(model, tokenizer, prompts: list[str], cfg: dict[str, Any], seed: in
             def line_ended(row: int, tokens: list[int], batch: list[int] = batch) -> bool:
                 text = tokenizer.decode(tokens, skip_special_tokens=True)
                 return stop_after_line(batch[row], text[: text.rfind("\n") + 1])
-        with _autocast(model, cfg["bf16"]):
+        with _autocast(model, cfg.bf16):
             new_tokens = decode_batch(model, input_ids.to(device), attention.to(device), room,
                                       tokenizer.eos_token_id, cfg, generator, line_ended, newline_ids)
         for i, tokens in zip(batch, new_tokens):
@@ -208,15 +209,15 @@ def length_batches(lengths: list[int], max_rows: int, room: int, cache_tokens: i
     return batches
 
 
-def batches_for(model, lengths: list[int], cfg: dict[str, Any]) -> list[list[int]]:
-    """``cfg["batch_size"]`` rows a batch, or with ``"auto"`` as many as the device's free memory
+def batches_for(model, lengths: list[int], cfg: DecodingSettings) -> list[list[int]]:
+    """``cfg.batch_size`` rows a batch, or with ``"auto"`` as many as the device's free memory
     holds the KV cache of (at most ``AUTO_MAX_ROWS``): sized to the GPU the job runs on."""
-    if cfg["batch_size"] != "auto":
-        return length_batches(lengths, cfg["batch_size"], cfg["max_new_tokens"])
-    dtype = torch.bfloat16 if use_bf16(cfg["bf16"], model.device) else model.dtype
+    if cfg.batch_size != "auto":
+        return length_batches(lengths, cfg.batch_size, cfg.max_new_tokens)
+    dtype = torch.bfloat16 if use_bf16(cfg.bf16, model.device) else model.dtype
     budget = AUTO_MEMORY_SHARE * free_memory_bytes(model.device)
     cache_tokens = int(budget // kv_cache_bytes_per_token(model.config, dtype))
-    return length_batches(lengths, AUTO_MAX_ROWS, cfg["max_new_tokens"], cache_tokens)
+    return length_batches(lengths, AUTO_MAX_ROWS, cfg.max_new_tokens, cache_tokens)
 
 
 def _newline_ids(tokenizer) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Any
 
 from tripost import io
 from tripost.formats import is_done_feedback
+from tripost.job_settings import DataSettings
 from tripost.tasks.base import Record, Task
 from tripost.trajectory import ground_truth_row, render, to_turns, training_row
 
@@ -58,7 +59,7 @@ def pass_examples(
 
 
 def build_iteration_data(
-    task: Task, window: list[Record], gold: dict[str, str], edits: list[dict], cfg: dict[str, Any], seed: int
+    task: Task, window: list[Record], gold: dict[str, str], edits: list[dict], settings: DataSettings, seed: int
 ) -> tuple[list[dict], dict[str, Any]]:
     """All of one iteration's training examples (shuffled) and the counts written beside them."""
     rng = random.Random(seed)
@@ -73,9 +74,10 @@ def build_iteration_data(
     for edit in edits:
         outcomes[edit["outcome"]] = outcomes.get(edit["outcome"], 0) + 1
     for index in sorted(by_pass):
-        if len(data) >= cfg["max_data_length"]:
+        if len(data) >= settings.max_data_length:
             break
-        examples, pass_counts = pass_examples(task, records, by_pass[index], seen_texts, cfg["improve_data_ratio"], rng)
+        examples, pass_counts = pass_examples(task, records, by_pass[index], seen_texts, settings.improve_data_ratio,
+                                              rng)
         data += examples
         counts["num_improvement"] += pass_counts["num_improvement"]
         counts["num_non_improvement"] += pass_counts["num_non_improvement"]
@@ -91,7 +93,7 @@ def build_iteration_data(
         outcomes=outcomes,
         improvement_ratio=((counts["num_improvement"] / counts["num_non_improvement"])
                            if counts["num_non_improvement"] else None),
-        enough_data=len(data) >= cfg["min_data_length"],
+        enough_data=len(data) >= settings.min_data_length,
     )
     return data, counts
 

@@ -16,10 +16,10 @@ a part of that step); any other feedback then ends the question with its attempt
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from tripost.formats import is_done_feedback, names_an_error
 from tripost.generation import generate
+from tripost.job_settings import DecodingSettings
 from tripost.tasks.base import Record, Task
 from tripost.trajectory import FEEDBACK, Trajectory, extend, updated_head
 
@@ -64,14 +64,14 @@ def reading_stops(trajectory: Trajectory, text: str, asked: str, revise_on: str 
 
 
 def self_improve(
-    model, tokenizer, task: Task, records: list[Record], cfg: dict[str, Any], seed: int,
+    model, tokenizer, task: Task, records: list[Record], cfg: DecodingSettings, seed: int,
     attempt_only: bool = False,
 ) -> list[Trajectory]:
     """Run M on ``records``; one trajectory each. ``attempt_only`` stops after the first attempt."""
-    revise_on = cfg["revise_on"]
+    revise_on = cfg.revise_on
     trajectories = [Trajectory() for _ in records]
     active = list(range(len(records)))
-    for call in range(1 if attempt_only else cfg["max_calls"]):
+    for call in range(1 if attempt_only else cfg.max_calls):
         if not active:
             break
         asks = [next_prompt(task, records[i], trajectories[i]) for i in active]

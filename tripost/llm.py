@@ -26,6 +26,7 @@ from typing import Any
 import openai
 
 from tripost import io
+from tripost.job_settings import LLMSettings, Prices
 
 RETRIED_STATUS = {408, 409, 429} | set(range(500, 600))
 STOP = "[END]"  # the few-shot blocks end every example with it (method §2.7)
@@ -52,7 +53,7 @@ class Ledger:
     _charged: set[str] = field(default_factory=set, repr=False, compare=False)  # request keys paid here
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def charge(self, key: str, response: dict[str, Any], prices: dict[str, float]) -> None:
+    def charge(self, key: str, response: dict[str, Any], prices: Prices) -> None:
         """Count one paid request (once per key: a repeat of a key is a cache hit)."""
         with self._lock:
             if key in self._charged:
@@ -62,8 +63,8 @@ class Ledger:
             self.calls += 1
             self.prompt_tokens += response["prompt_tokens"]
             self.completion_tokens += response["completion_tokens"]
-            self.cost_usd += (response["prompt_tokens"] * prices["prompt"]
-                              + response["completion_tokens"] * prices["completion"]) / 1e6
+            self.cost_usd += (response["prompt_tokens"] * prices.prompt
+                              + response["completion_tokens"] * prices.completion) / 1e6
 
     def add(self, **amounts: float) -> None:
         with self._lock:
@@ -112,19 +113,22 @@ def request_key(request: dict[str, Any]) -> str:
 class LLM:
     """One configured endpoint and model (the ``expert.openai`` block of the config)."""
 
-    def __init__(self, settings: dict[str, Any], ledger: Ledger | None = None,
+    def __init__(self, settings: LLMSettings, ledger: Ledger | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.ledger = ledger or Ledger()
-        self.ledger.model = settings["model"]
-        self.cache = ResponseCache(settings["cache"])
+        if settings.connection is None:
+            raise ValueError(f"{settings.model}: no connection settings (settings.job_expert adds them)")
+        self.connection = settings.connection
+        self.ledger.model = settings.model
+        self.cache = ResponseCache(self.connection.cache)
         self._sleep = sleep
         self._client: openai.OpenAI | None = None
         self._key_locks: dict[str, threading.Lock] = {}
         self._key_locks_lock = threading.Lock()
 
     def _api_key(self) -> str:
-        name = self.settings.get("api_key_env")
+        name = self.connection.api_key_env
         if not name:
             return "unused"  # a local server without authentication
         key = os.environ.get(name)
@@ -135,17 +139,17 @@ class LLM:
     @property
     def client(self) -> openai.OpenAI:
         if self._client is None:  # made on first use: a fully cached run needs no key and no server
-            self._client = openai.OpenAI(api_key=self._api_key(), base_url=self.settings.get("base_url"),
-                                         timeout=self.settings["timeout_s"], max_retries=0)
+            self._client = openai.OpenAI(api_key=self._api_key(), base_url=self.connection.base_url,
+                                         timeout=self.connection.timeout_s, max_retries=0)
         return self._client
 
     def complete(self, prompt: str, temperature: float, max_tokens: int, sample: int = 0) -> str:
         """The completion of ``prompt`` up to ``[END]`` (the cache keeps the server's text as it
         came); ``sample`` tells apart repeated samples."""
-        request = {"model": self.settings["model"], "api": self.settings["api"], "prompt": prompt,
+        request = {"model": self.settings.model, "api": self.settings.api, "prompt": prompt,
                    "temperature": temperature, "max_tokens": max_tokens, "stop": [STOP], "sample": sample}
-        if self.settings["api"] == "chat":
-            request["system"] = self.settings.get("system") or ""
+        if self.settings.api == "chat":
+            request["system"] = self.settings.system or ""
         key = request_key(request)
         with self._key_locks_lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
@@ -154,17 +158,17 @@ class LLM:
             if cached is not None:
                 response, paid_by = cached
                 if self.ledger.owner and paid_by == self.ledger.owner:
-                    self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
+                    self.ledger.charge(key, response, self.settings.price_per_million_tokens)
                 else:
                     self.ledger.add(cached=1)
                 return before_stop(response["text"])
             response = self._call_with_retries(request)
             self.cache.put(key, request, response, self.ledger.owner)
-            self.ledger.charge(key, response, self.settings["price_per_million_tokens"])
+            self.ledger.charge(key, response, self.settings.price_per_million_tokens)
         return before_stop(response["text"])
 
     def _call_with_retries(self, request: dict[str, Any]) -> dict[str, Any]:
-        for attempt in range(self.settings["max_retries"] + 1):
+        for attempt in range(self.connection.max_retries + 1):
             try:
                 return self._read(self._call(request))
             except (openai.APIConnectionError, openai.APITimeoutError) as error:  # timeouts are connection errors
@@ -174,10 +178,10 @@ class LLM:
                 wait, reason = None, f"unreadable response ({type(error).__name__})"
             except openai.APIStatusError as error:
                 if error.status_code not in RETRIED_STATUS:
-                    raise LLMError(f"{self.settings['model']}: HTTP {error.status_code}: {error.message}") from None
+                    raise LLMError(f"{self.settings.model}: HTTP {error.status_code}: {error.message}") from None
                 wait, reason = _retry_after(error.response), f"HTTP {error.status_code}"
-            if attempt == self.settings["max_retries"]:
-                raise LLMError(f"{self.settings['model']}: gave up after {attempt + 1} tries ({reason})")
+            if attempt == self.connection.max_retries:
+                raise LLMError(f"{self.settings.model}: gave up after {attempt + 1} tries ({reason})")
             self.ledger.add(retries=1)
             self._sleep(wait if wait is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2))
         raise AssertionError("unreachable")
@@ -186,7 +190,7 @@ class LLM:
         """The text and token counts of a completion (an error if it has no choice)."""
         usage = response.usage
         choice = response.choices[0]
-        text = choice.message.content if self.settings["api"] == "chat" else choice.text
+        text = choice.message.content if self.settings.api == "chat" else choice.text
         return {"text": text or "", "prompt_tokens": usage.prompt_tokens if usage else 0,
                 "completion_tokens": usage.completion_tokens if usage else 0}
 

@@ -11,10 +11,10 @@ feedback it renders and the checks on an improvement follow the spec.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from tripost.expert import ERROR, error_line_index, lines_before, plant_error
 from tripost.formats import FINAL_PREFIX, STEP_ID, UPDATED_HEAD, StepError, step_ids, tabular_error_feedback, with_info
+from tripost.job_settings import LLMSettings
 from tripost.llm import LLM, STOP
 from tripost.tasks.base import Record, Task
 
@@ -114,13 +114,13 @@ def is_legit_update(previous: str, new: str, step: str, part: str) -> bool:
 class LLMExpert:
     """FBK and IMP as prompts to one OpenAI-compatible model."""
 
-    def __init__(self, task: Task, llm: LLM, few_shot: FewShot, settings: dict[str, Any]):
+    def __init__(self, task: Task, llm: LLM, few_shot: FewShot, settings: LLMSettings):
         self.task, self.llm, self.few_shot, self.settings = task, llm, few_shot, settings
 
     def attempt(self, record: Record, temperature: float, sample: int = 0) -> str | None:
         """The LLM's few-shot answer to a question (method §2.7 "Attempt"), whatever it concludes."""
         prompt = self.few_shot.block("rationale") + self.task.prompt(record) + "\n"
-        return clean_attempt(self.llm.complete(prompt, temperature, self.settings["rationale"]["max_tokens"], sample))
+        return clean_attempt(self.llm.complete(prompt, temperature, self.settings.rationale.max_tokens, sample))
 
     def demo_attempt(self, record: Record, sample: int, temperature: float) -> str | None:
         """An attempt for the "ft SI demo" baseline: the LLM's own, sampled (method §7.2)."""
@@ -129,7 +129,7 @@ class LLMExpert:
     def rationale(self, record: Record, sample: int = 0) -> str | None:
         """A rationale for a training question, kept only when it reaches the labelled answer with
         valid content (method §1.3-1.4: the original kept Codex rationales that chose the gold option)."""
-        text = self.attempt(record, self.settings["rationale"]["temperature"], sample)
+        text = self.attempt(record, self.settings.rationale.temperature, sample)
         if text is None or not self.task.is_correct(self.task.parse_answer(text), record):
             return None
         return text if self.task.has_valid_content(record, text) else None
@@ -146,9 +146,9 @@ class LLMExpert:
                 f"{with_info(UPDATED_HEAD, self.task.info)}{partial}")
 
     def error_feedback(self, record: Record, attempt: str) -> str:
-        params = self.settings["feedback"]
+        params = self.settings.feedback
         prompt = self.feedback_prompt(record, attempt)
-        completion = self.llm.complete(prompt, params["temperature"], params["max_tokens"])
+        completion = self.llm.complete(prompt, params.temperature, params.max_tokens)
         error = parse_table(completion, attempt)
         return ERROR if error is None else tabular_error_feedback(error, attempt)
 
@@ -156,8 +156,8 @@ class LLMExpert:
         """The improved attempt: M's lines before the error step, then the LLM's continuation."""
         prefix = lines_before(attempt, step)
         prompt = self.update_prompt(record, attempt, feedback, step)
-        params = self.settings["improvement"]
-        completion = self.llm.complete(prompt, params["temperature"], params["max_tokens"])
+        params = self.settings.improvement
+        completion = self.llm.complete(prompt, params.temperature, params.max_tokens)
         text = clean_attempt("\n".join([*prefix, completion]))
         return text if text is not None and is_legit_update(attempt, text, step, part) else None
 

@@ -59,18 +59,18 @@ def training_rows(task: Task, record: Record, kept: list[str], augment: bool) ->
 
 
 def build(task: Task, records: list[Record], samples: dict[str, list[str]],
-          cfg: dict[str, Any]) -> tuple[list[dict], dict]:
-    """All LMSI training rows and counts (questions with a kept sample, by selection)."""
+          selection: str, answer_only_augmentation: bool) -> tuple[list[dict], dict]:
+    """All LMSI training rows and counts (questions with a kept sample, by ``selection``)."""
     rows: list[dict] = []
     kept_questions = kept_samples = right = 0
     for record in records:
-        kept = select_samples(task, record, samples.get(record["id"], []), cfg["selection"])
+        kept = select_samples(task, record, samples.get(record["id"], []), selection)
         if kept:
             kept_questions += 1
             kept_samples += len(kept)
             right += task.is_correct(task.parse_answer(kept[0]), record)
-            rows += training_rows(task, record, kept, cfg["answer_only_augmentation"])
-    counts = {"selection": cfg["selection"], "questions": len(records), "questions_kept": kept_questions,
+            rows += training_rows(task, record, kept, answer_only_augmentation)
+    counts = {"selection": selection, "questions": len(records), "questions_kept": kept_questions,
               "samples": sum(len(v) for v in samples.values()), "samples_kept": kept_samples,
               "kept_questions_with_gold_answer": right, "examples": len(rows)}
     return rows, counts

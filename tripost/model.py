@@ -5,24 +5,25 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from tripost.job_settings import ScratchModelSettings
 
-def build_scratch_model(tokenizer, arch: dict[str, Any], seed: int) -> LlamaForCausalLM:
+
+def build_scratch_model(tokenizer, arch: ScratchModelSettings, seed: int) -> LlamaForCausalLM:
     """A ``LlamaForCausalLM`` initialised from scratch, sized by ``model.scratch`` in the config."""
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=arch["hidden_size"],
-        intermediate_size=arch["intermediate_size"],
-        num_hidden_layers=arch["num_layers"],
-        num_attention_heads=arch["num_heads"],
-        num_key_value_heads=arch["num_heads"],
-        max_position_embeddings=arch["max_positions"],
-        rope_theta=arch.get("rope_theta", 10000.0),
+        hidden_size=arch.hidden_size,
+        intermediate_size=arch.intermediate_size,
+        num_hidden_layers=arch.num_layers,
+        num_attention_heads=arch.num_heads,
+        num_key_value_heads=arch.num_heads,
+        max_position_embeddings=arch.max_positions,
+        rope_theta=10000.0,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -13,8 +13,19 @@ A *checkpoint* is a path under ``models/<task>/seed<seed>/``: ``baseline``, ``an
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from tripost.job_settings import (
+    DecodingSettings,
+    IterationSettings,
+    LLMBaselineSettings,
+    LMSISettings,
+    ModelSettings,
+    SIDemoSettings,
+    TrainingSettings,
+    from_params,
+)
 from tripost.settings import canonical, iteration_config, merged, task_config
 
 MAIN_RUN = "tripost"
@@ -97,6 +108,44 @@ def run_config(config: dict[str, Any], task: str, run: str, iteration: int) -> d
     if run not in (MAIN_RUN, CONTROL):
         raise ValueError(f"unknown TriPosT run {run!r} for task {task!r}")
     return block
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every typed settings block of one task, run and iteration: what its jobs read."""
+
+    iteration: int
+    model: ModelSettings
+    baseline: TrainingSettings
+    tripost: IterationSettings
+    evaluation: DecodingSettings
+    answer_only: TrainingSettings
+    lmsi: LMSISettings
+    si_demo: SIDemoSettings
+    llm: LLMBaselineSettings
+
+
+def resolve(config: dict[str, Any], task: str, run: str = MAIN_RUN, iteration: int = 1) -> Resolved:
+    """The settings of ``task``'s jobs in ``run`` at ``iteration``: the config, then
+    ``overrides.tasks.<task>``, ``overrides.iterations.<t>`` and the run's own (an ablation
+    point, a recipe variant, the SI demo); a baseline's null ``training`` is the block it
+    falls back on. An unknown or missing key is an error naming its key path (the schema,
+    checked on the merged per-task config before any job, names them first)."""
+    tc = task_config(config, task)
+    baselines = tc["baselines"]
+    return Resolved(
+        iteration=iteration,
+        model=from_params(ModelSettings, {k: tc["model"][k] for k in ("name_or_path", "scratch")}, "model."),
+        baseline=from_params(TrainingSettings, tc["baseline"]["training"], "baseline.training."),
+        tripost=from_params(IterationSettings, run_config(config, task, run, iteration), "tripost."),
+        evaluation=from_params(DecodingSettings, tc["evaluation"], "evaluation."),
+        answer_only=from_params(TrainingSettings, baselines["answer_only"]["training"] or tc["baseline"]["training"],
+                                "baselines.answer_only.training."),
+        lmsi=from_params(LMSISettings, {**baselines["lmsi"], "training": baselines["lmsi"]["training"]
+                                        or tc["tripost"]["training"]}, "baselines.lmsi."),
+        si_demo=from_params(SIDemoSettings, baselines["si_demo"], "baselines.si_demo."),
+        llm=from_params(LLMBaselineSettings, baselines["llm"], "baselines.llm."),
+    )
 
 
 def trajectories_run(config: dict[str, Any], task: str, run: str, iteration: int) -> str:

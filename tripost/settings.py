@@ -4,6 +4,7 @@ config's check, which names the key path of every problem before any job runs.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from tripost.job_settings import ExpertSettings, LLMConnection, from_params, llm_settings
 
 
 class ConfigError(ValueError):
@@ -170,7 +173,7 @@ def check_config(config: dict[str, Any], schema_path: Path | str, configfiles: l
 
 # The keys of ``expert.openai`` that say how to reach the LLM, not what it answers: a job reads them
 # from the config itself (``job_expert``), so that changing them reruns nothing.
-LLM_CONNECTION = ("base_url", "api_key_env", "concurrency", "max_retries", "timeout_s", "cache")
+LLM_CONNECTION = tuple(field.name for field in dataclasses.fields(LLMConnection))
 # The request blocks of ``expert.openai``, and those each stage sends.
 LLM_REQUEST_BLOCKS = ("rationale", "feedback", "improvement")
 LLM_REQUESTS = {"rationales": ("rationale",), "feedback": ("feedback",), "improvement": ("feedback", "improvement"),
@@ -181,9 +184,10 @@ def expert_params(expert: dict[str, Any], stage: str) -> dict[str, Any]:
     """What of the ``expert`` block the output of ``stage`` (a key of ``LLM_REQUESTS``) depends
     on: its rule's params, since Snakemake reruns a job when they change. A scripted expert is
     its kind alone (and ``max_rounds`` for the improvement); an LLM adds the model, its prompts'
-    settings, the requests the stage sends and the prices its ledger counts."""
+    settings, the requests the stage sends and the prices its ledger counts. The rationales'
+    expert (``expert.rationales``) is the ``kind`` of theirs."""
     chooser = "rationales" if stage == "rationales" else "kind"
-    out: dict[str, Any] = {chooser: expert[chooser]}
+    out: dict[str, Any] = {"kind": expert[chooser]}
     if stage == "improvement":
         out["max_rounds"] = expert["max_rounds"]
     if expert[chooser] == "openai":
@@ -192,13 +196,14 @@ def expert_params(expert: dict[str, Any], stage: str) -> dict[str, Any]:
     return canonical(out)
 
 
-def job_expert(params: dict[str, Any], config: dict[str, Any], task: str) -> dict[str, Any]:
-    """A job's expert settings: its rule's ``expert_params`` and, for an LLM, the connection keys
-    of the task's expert block in the workflow's config."""
+def job_expert(params: dict[str, Any], config: dict[str, Any], task: str) -> ExpertSettings:
+    """A job's expert: its rule's ``expert_params`` and, for an LLM, the connection of the task's
+    expert block in the workflow's config."""
     if "openai" not in params:
-        return params
-    connection = task_config(config, task)["expert"]["openai"]
-    return merged(params, {"openai": {key: connection[key] for key in LLM_CONNECTION}})
+        return from_params(ExpertSettings, params, "expert.")
+    block = task_config(config, task)["expert"]["openai"]
+    llm = llm_settings({**params["openai"], **{key: block[key] for key in LLM_CONNECTION}})
+    return dataclasses.replace(from_params(ExpertSettings, {**params, "openai": None}, "expert."), openai=llm)
 
 
 def task_config(config: dict[str, Any], task: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ The model stages import torch and transformers inside the function, so that the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import shutil
@@ -14,6 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tripost import bigbench, expert, improvement_data, io
+from tripost.job_settings import (
+    CollectionSettings,
+    DataSettings,
+    DecodingSettings,
+    ExpertSettings,
+    LLMBaselineSettings,
+    ModelSettings,
+    RolloutSettings,
+    TrainingSettings,
+    WeightedTrainingSettings,
+)
 from tripost.tasks import bigbench_files, get_task, task_of_file
 from tripost.tasks.base import Record
 from tripost.trajectory import Trajectory
@@ -71,53 +83,54 @@ def cap_test_buckets(test: list[Record], caps: dict[str, int | None]) -> list[Re
     return out
 
 
-def make_expert(task_name: str, expert_cfg: dict[str, Any], train: list[Record], ledger: Ledger,
-                kind: str | None = None):
-    """The configured expert of a task (``kind`` overrides ``expert.kind``)."""
+def make_expert(task_name: str, settings: ExpertSettings, train: list[Record], ledger: Ledger):
+    """The configured expert of a task: the scripted one, or an LLM prompted with few-shot
+    examples from ``train``."""
     task = get_task(task_name)
-    if (kind or expert_cfg["kind"]) == "scripted":
+    if settings.kind == "scripted":
         return expert.ScriptedExpert(task)
     from tripost.llm import LLM
     from tripost.llm_expert import FewShot, LLMExpert
 
-    settings = expert_cfg["openai"]
-    return LLMExpert(task, LLM(settings, ledger), FewShot(task, train, settings["few_shot"]), settings)
+    llm = settings.openai
+    return LLMExpert(task, LLM(llm, ledger), FewShot(task, train, llm.few_shot), llm)
 
 
-def _each(expert_cfg: dict[str, Any], kind: str, function, items: list) -> list:
+def _each(settings: ExpertSettings, function, items: list) -> list:
     """``function`` over ``items``: in order, ``concurrency`` at a time for an LLM expert."""
-    if kind == "scripted":
+    if settings.kind == "scripted":
         return [function(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=expert_cfg["openai"]["concurrency"]) as pool:
+    with ThreadPoolExecutor(max_workers=settings.openai.connection.concurrency) as pool:
         return list(pool.map(function, items))
 
 
-def make_rationales(task_name: str, inputs: list[Path], out: Path, expert_cfg: dict[str, Any],
+def make_rationales(task_name: str, inputs: list[Path], out: Path, settings: ExpertSettings,
                     ledger_path: Path) -> None:
     """Gold rationales of every training-side record (train, val, extra_train): the scripted
-    solver's, or an LLM's that reach the labelled answer (the others are left out and counted)."""
+    solver's, or an LLM's that reach the labelled answer (the others are left out and counted).
+    ``settings``: the rationales' expert (``expert.rationales``)."""
     from tripost.llm import Ledger
 
-    task, ledger, kind = get_task(task_name), Ledger(owner=str(ledger_path)), expert_cfg["rationales"]
+    task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
     records = [r for path in inputs for r in io.read_jsonl(path)]
-    if kind == "scripted":
+    if settings.kind == "scripted":
         rows = [{"id": r["id"], "rationale": task.solve(r)} for r in records]
     else:
-        writer = make_expert(task_name, expert_cfg, io.read_jsonl(inputs[0]), ledger, kind)
-        samples = expert_cfg["openai"]["rationale"]["samples"]
+        writer = make_expert(task_name, settings, io.read_jsonl(inputs[0]), ledger)
+        samples = settings.openai.rationale.samples
 
         def rationale(record: Record) -> str | None:
             return next((text for i in range(samples) if (text := writer.rationale(record, i)) is not None), None)
 
-        texts = _each(expert_cfg, kind, rationale, records)
+        texts = _each(settings, rationale, records)
         rows = [{"id": r["id"], "rationale": t} for r, t in zip(records, texts) if t is not None]
     print(f"rationales: {len(rows)} of {len(records)} questions kept", flush=True)
     ledger.write(ledger_path, questions=len(records), kept=len(rows))
     if not rows:
         raise ValueError(f"{out}: no rationale of the {len(records)} questions reaches its label "
-                         f"({expert_cfg['openai']['model']}; calls and cost in {ledger_path}): nothing to train on")
+                         f"({settings.openai.model}; calls and cost in {ledger_path}): nothing to train on")
     io.write_jsonl(out, rows)
 
 
@@ -138,7 +151,7 @@ def train_tokenizer(task_name: str, records: list[Path], rationales: Path, vocab
 # ---- models ---------------------------------------------------------------------------------
 def train_baseline(
     task_name: str, records: list[Path], rationales: Path | None, tokenizer_dir: Path | None,
-    model_cfg: dict[str, Any], train_cfg: dict[str, Any], seed: int, out_dir: Path,
+    model_settings: ModelSettings, training_settings: TrainingSettings, seed: int, out_dir: Path,
 ) -> None:
     """The "ft rationale" baseline: SFT on gold rationales (from scratch or from a HF model);
     without ``rationales``, the "ft answer-only" baseline: SFT on the gold answers alone."""
@@ -151,14 +164,14 @@ def train_baseline(
         rows = answer_only.rows(task, questions)
     else:
         rows = improvement_data.sft_rows(task, questions, _gold(rationales))
-    if model_cfg.get("name_or_path"):
-        model, tokenizer = load(model_cfg["name_or_path"])
+    if model_settings.name_or_path:
+        model, tokenizer = load(model_settings.name_or_path)
     else:
         tokenizer = load_tokenizer(tokenizer_dir)
-        model = build_scratch_model(tokenizer, model_cfg["scratch"], seed)
+        model = build_scratch_model(tokenizer, model_settings.scratch, seed)
     print(f"model: {parameter_count(model):,} parameters; {len(rows)} training texts", flush=True)
     with io.atomic_output(out_dir) as tmp:  # a killed job leaves no checkpoint that looks whole
-        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, train_cfg, weight=1.0, seed=seed))
+        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, training_settings, weight=1.0, seed=seed))
 
 
 def write_train_stats(checkpoint: Path, stats: dict[str, Any]) -> None:
@@ -173,18 +186,17 @@ def load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def train_lmsi(model_dir: Path, data: Path, train_cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
+def train_lmsi(model_dir: Path, data: Path, training_settings: TrainingSettings, seed: int, out_dir: Path) -> None:
     """LMSI: SFT of the ft-rationale checkpoint on its selected samples (weight 1, method §7.3)."""
-    cfg = {"min_data_length": 1, "mask_before_feedback": False, "self_improve_section_weight": 1.0,
-           "training": train_cfg}
-    train_iteration(model_dir, data, cfg, seed, out_dir)
+    settings = WeightedTrainingSettings(training_settings, self_improve_section_weight=1.0,
+                                        mask_before_feedback=False, min_data_length=1)
+    train_iteration(model_dir, data, settings, seed, out_dir)
 
 
-def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int, out_dir: Path) -> None:
-    """Weighted SFT of the previous checkpoint on one iteration's data (method §5.7); ``cfg`` is
-    the iteration's ``tripost`` block."""
+def train_iteration(model_dir: Path, data: Path, settings: WeightedTrainingSettings, seed: int, out_dir: Path) -> None:
+    """Weighted SFT of the previous checkpoint on one iteration's data (method §5.7)."""
     rows = io.read_jsonl(data)
-    min_rows = cfg["min_data_length"]
+    min_rows = settings.min_data_length
     if len(rows) < max(min_rows, 1):
         # Too little data: like the original, the loop stops improving; the checkpoint carries over.
         with io.atomic_output(out_dir) as tmp:
@@ -196,12 +208,12 @@ def train_iteration(model_dir: Path, data: Path, cfg: dict[str, Any], seed: int,
     from tripost import training
     from tripost.model import load
 
-    if cfg["mask_before_feedback"]:
+    if settings.mask_before_feedback:
         rows = [training.mask_before_weighted(row) for row in rows]
     model, tokenizer = load(model_dir)
     with io.atomic_output(out_dir) as tmp:
-        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, cfg["training"],
-                                              weight=cfg["self_improve_section_weight"], seed=seed))
+        write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, settings.training,
+                                              weight=settings.self_improve_section_weight, seed=seed))
 
 
 # ---- TriPosT iteration ----------------------------------------------------------------------
@@ -215,23 +227,23 @@ def questions_by_id(paths: list[Path]) -> dict[str, Record]:
     return io.by_id((r for path in paths for r in io.read_jsonl(path)), ", ".join(map(str, paths)))
 
 
-def rollout(task_name: str, model_dir: Path, questions: list[Path], cfg: dict[str, Any], iteration: int, seed: int,
-            out: Path) -> dict[str, Any]:
-    """M's trajectories on iteration ``iteration``'s window of ``questions``, ``passes`` times
-    (seeds +40+i). Iteration 1 samples attempts only from the baseline when
-    ``attempt_only_first`` (method §5.3).
+def rollout(task_name: str, model_dir: Path, questions: list[Path], collection: CollectionSettings,
+            decoding: RolloutSettings, attempt_only_first: bool, seed: int, out: Path) -> dict[str, Any]:
+    """M's trajectories on the iteration's window of ``questions``, ``passes`` times (seeds
+    +40+i). Iteration 1 samples attempts only from the baseline when ``attempt_only_first``
+    (method §5.3).
     """
     from tripost import inference
     from tripost.model import load_for_generation
 
-    task = get_task(task_name)
-    window = collection_window(list(questions_by_id(questions).values()), cfg["collect_window"], iteration)
-    attempt_only = iteration == 1 and cfg["attempt_only_first"]
-    model, tokenizer = load_for_generation(model_dir, cfg["rollout"]["bf16"])
+    task, iteration = get_task(task_name), collection.iteration
+    window = collection_window(list(questions_by_id(questions).values()), collection.collect_window, iteration)
+    attempt_only = iteration == 1 and attempt_only_first
+    model, tokenizer = load_for_generation(model_dir, decoding.bf16)
     rows = []
-    for pass_index in range(cfg["rollout"]["passes"]):
+    for pass_index in range(collection.passes):
         trajectories = inference.self_improve(
-            model, tokenizer, task, window, cfg["rollout"], seed=iteration_seed(seed, iteration) + 40 + pass_index,
+            model, tokenizer, task, window, decoding, seed=iteration_seed(seed, iteration) + 40 + pass_index,
             attempt_only=attempt_only,
         )
         rows += [_trajectory_json(r, t, pass_index) for r, t in zip(window, trajectories)]
@@ -252,11 +264,11 @@ def collection_window(records: list[Record], window: int | None, iteration: int)
     return records[start: start + size]
 
 
-def expected_trajectories(records: dict[str, Record], collection: dict[str, Any]) -> list[tuple[str, int]]:
-    """(id, pass) of every trajectory an iteration's rollouts hold: its window of ``records``
-    (``collection``: ``collect_window``, ``iteration``), ``passes`` times."""
-    window = collection_window(list(records.values()), collection["collect_window"], collection["iteration"])
-    return [(record["id"], index) for index in range(collection["passes"]) for record in window]
+def expected_trajectories(records: dict[str, Record], collection: CollectionSettings) -> list[tuple[str, int]]:
+    """(id, pass) of every trajectory an iteration's rollouts hold: its window of ``records``,
+    ``passes`` times."""
+    window = collection_window(list(records.values()), collection.collect_window, collection.iteration)
+    return [(record["id"], index) for index in range(collection.passes) for record in window]
 
 
 def read_trajectories(path: Path, expected: list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -274,51 +286,51 @@ def read_trajectories(path: Path, expected: list[tuple[str, int]]) -> list[dict[
     return rows
 
 
-def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, expert_cfg: dict[str, Any],
+def feedback(task_name: str, rollouts: Path, records: dict[str, Record], max_words: int, settings: ExpertSettings,
              out: Path, ledger_path: Path, expected: list[tuple[str, int]]) -> None:
     """The expert's verdict on every trajectory (``expected``: their (id, pass), checked): kept
     as is, to edit (where, with what), dropped."""
     from tripost.llm import Ledger
 
     task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
-    judge = make_expert(task_name, expert_cfg, list(records.values()), ledger)
+    judge = make_expert(task_name, settings, list(records.values()), ledger)
 
     def locate(row: dict[str, Any]) -> dict[str, Any]:
         trajectory = Trajectory(row["attempts"], row["feedbacks"], row["malformed"])
         return {"id": row["id"], "pass": row["pass"],
                 **expert.locate_edit(task, judge, records[row["id"]], trajectory, max_words)}
 
-    rows = _each(expert_cfg, expert_cfg["kind"], locate, read_trajectories(rollouts, expected))
+    rows = _each(settings, locate, read_trajectories(rollouts, expected))
     io.write_jsonl(out, rows)
     ledger.write(ledger_path, trajectories=len(rows))
 
 
-def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], expert_cfg: dict[str, Any],
+def improvement(task_name: str, feedback_rows: Path, records: dict[str, Record], settings: ExpertSettings,
                 out: Path, ledger_path: Path, expected: list[tuple[str, int]]) -> None:
     """The expert's improvement of every trajectory that needs one (``expected``: their (id,
     pass), checked)."""
     from tripost.llm import Ledger
 
     task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
-    editor = make_expert(task_name, expert_cfg, list(records.values()), ledger)
+    editor = make_expert(task_name, settings, list(records.values()), ledger)
 
     def improve(row: dict[str, Any]) -> dict[str, Any]:
-        improved = expert.improve(task, editor, records[row["id"]], row, expert_cfg["max_rounds"])
+        improved = expert.improve(task, editor, records[row["id"]], row, settings.max_rounds)
         return {"id": row["id"], "pass": row["pass"], **improved}
 
-    rows = _each(expert_cfg, expert_cfg["kind"], improve, read_trajectories(feedback_rows, expected))
+    rows = _each(settings, improve, read_trajectories(feedback_rows, expected))
     io.write_jsonl(out, rows)
     ledger.write(ledger_path, trajectories=len(rows))
 
 
 def build_improvement_data(
-    task_name: str, improvements: Path, questions: list[Path], rationales: Path, cfg: dict[str, Any], iteration: int,
-    seed: int, out_data: Path, out_counts: Path,
+    task_name: str, improvements: Path, questions: list[Path], rationales: Path, collection: CollectionSettings,
+    settings: DataSettings, seed: int, out_data: Path, out_counts: Path,
 ) -> None:
-    task = get_task(task_name)
-    window = collection_window(list(questions_by_id(questions).values()), cfg["collect_window"], iteration)
+    task, iteration = get_task(task_name), collection.iteration
+    window = collection_window(list(questions_by_id(questions).values()), collection.collect_window, iteration)
     data, counts = improvement_data.build_iteration_data(
-        task, window, _gold(rationales), io.read_jsonl(improvements), cfg, iteration_seed(seed, iteration)
+        task, window, _gold(rationales), io.read_jsonl(improvements), settings, iteration_seed(seed, iteration)
     )
     io.write_jsonl(out_data, data)
     io.write_json(out_counts, counts)
@@ -340,7 +352,7 @@ def control_data(task_name: str, main_data: Path, questions: list[Path], rationa
 
 
 # ---- baselines built from the ft-rationale checkpoint ----------------------------------------
-def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: dict[str, Any], n_samples: int,
+def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: DecodingSettings, n_samples: int,
                  temperature: float, seed: int, out: Path) -> None:
     """``n_samples`` sampled answers (attempt only) of the model to every training question."""
     from tripost import inference
@@ -348,46 +360,46 @@ def lmsi_samples(task_name: str, model_dir: Path, train: Path, decoding: dict[st
 
     task = get_task(task_name)
     records = io.read_jsonl(train)
-    model, tokenizer = load_for_generation(model_dir, decoding["bf16"])
-    cfg = {**decoding, "do_sample": True, "temperature": temperature}
+    model, tokenizer = load_for_generation(model_dir, decoding.bf16)
+    cfg = dataclasses.replace(decoding, do_sample=True, temperature=temperature)
     repeated = [r for _ in range(n_samples) for r in records]
     trajectories = inference.self_improve(model, tokenizer, task, repeated, cfg, seed=seed + 40, attempt_only=True)
     io.write_jsonl(out, [{"id": r["id"], "sample": i // len(records), "attempt": t.last_attempt}
                          for i, (r, t) in enumerate(zip(repeated, trajectories))])
 
 
-def lmsi_data(task_name: str, samples: Path, train: Path, cfg: dict[str, Any], out_data: Path,
-              out_counts: Path) -> None:
+def lmsi_data(task_name: str, samples: Path, train: Path, selection: str, answer_only_augmentation: bool,
+              out_data: Path, out_counts: Path) -> None:
     from tripost import lmsi
 
     by_question: dict[str, list[str]] = {}
     for row in io.read_jsonl(samples):
         by_question.setdefault(row["id"], []).append(row["attempt"])
     records = list(io.by_id(io.read_jsonl(train), str(train)).values())
-    rows, counts = lmsi.build(get_task(task_name), records, by_question, cfg)
+    rows, counts = lmsi.build(get_task(task_name), records, by_question, selection, answer_only_augmentation)
     print(json.dumps(counts), flush=True)
     io.write_jsonl(out_data, rows)
     io.write_json(out_counts, counts)
 
 
-def si_demo_attempts(task_name: str, train: Path, expert_cfg: dict[str, Any], demo_cfg: dict[str, Any], seed: int,
-                     out: Path, ledger_path: Path) -> None:
+def si_demo_attempts(task_name: str, train: Path, settings: ExpertSettings, passes: int, attempt_temperature: float,
+                     seed: int, out: Path, ledger_path: Path) -> None:
     """The expert's own attempts at every training question (``passes`` times), in the layout of
     M's rollouts: the "ft SI demo" trajectories then go through the same feedback, improvement
     and data building as TriPosT's (method §7.2). Each seed gets its own attempts."""
     from tripost.llm import Ledger
 
     records, ledger = io.read_jsonl(train), Ledger(owner=str(ledger_path))
-    demonstrator = make_expert(task_name, expert_cfg, records, ledger)
-    asks = [(record, index) for index in range(demo_cfg["passes"]) for record in records]
+    demonstrator = make_expert(task_name, settings, records, ledger)
+    asks = [(record, index) for index in range(passes) for record in records]
 
     def attempt(ask: tuple[Record, int]) -> dict[str, Any]:
         record, index = ask
-        text = demonstrator.demo_attempt(record, 1000 * seed + index, demo_cfg["attempt_temperature"])
+        text = demonstrator.demo_attempt(record, 1000 * seed + index, attempt_temperature)
         return {"id": record["id"], "pass": index, "attempts": [text] if text else [], "feedbacks": [],
                 "malformed": 0 if text else 1}
 
-    rows = _each(expert_cfg, expert_cfg["kind"], attempt, asks)
+    rows = _each(settings, attempt, asks)
     io.write_jsonl(out, rows)
     ledger.write(ledger_path, attempts=len(rows))
 
@@ -402,73 +414,78 @@ def checkpoint_source(model_dir: Path) -> str:
     return "/".join(parts[len(parts) - 1 - parts[::-1].index("models"):])
 
 
-def _write_evaluation(frame, task, started: float, source: str, out_pickle: Path, out_summary: Path) -> dict[str, Any]:
-    """The per-question frame and its summary (no wall time or absolute path: those go to the
-    job's log and benchmark file)."""
-    from tripost.evaluation import summarise
+def _write_evaluation(frame, task, key, started: float, source: str, out_pickle: Path,
+                      out_summary: Path) -> dict[str, Any]:
+    """The per-question frame, carrying its ``key``, and its summary (no wall time or absolute
+    path: those go to the job's log and benchmark file)."""
+    from tripost.evaluation import summarise, with_key
 
     summary = summarise(frame, task) | {"checkpoint": source}
     with io.atomic_output(out_pickle) as tmp, open(tmp, "wb") as handle:
-        pickle.dump(frame, handle)
+        pickle.dump(with_key(frame, key), handle)
     io.write_json(out_summary, summary)
     shown = {k: summary[k] for k in ("seen", "unseen", "total")} | {"seconds": time.time() - started}
     print(json.dumps(shown), flush=True)
     return summary
 
 
-def evaluate(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
-             out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+def evaluate(task_name: str, checkpoint: str, model_dir: Path, test: list[Record], decoding: DecodingSettings,
+             seed: int, out_pickle: Path, out_summary: Path) -> dict[str, Any]:
     """Self-improvement inference of a checkpoint on the test split (the first attempt, kept in
     the same frame, is the checkpoint without self-improvement)."""
     from tripost import inference
-    from tripost.evaluation import evaluation_frame
+    from tripost.evaluation import EvaluationKey, evaluation_frame
     from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
+    model, tokenizer = load_for_generation(model_dir, decoding.bf16)
     started = time.time()
-    trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=seed)
+    trajectories = inference.self_improve(model, tokenizer, task, test, decoding, seed=seed)
     frame = evaluation_frame(task, test, trajectories)
-    return _write_evaluation(frame, task, started, checkpoint_source(model_dir), out_pickle, out_summary)
+    key = EvaluationKey(task_name, seed, checkpoint)
+    return _write_evaluation(frame, task, key, started, checkpoint_source(model_dir), out_pickle, out_summary)
 
 
-def evaluate_answer_only(task_name: str, model_dir: Path, test: list[Record], cfg: dict[str, Any], seed: int,
-                         out_pickle: Path, out_summary: Path) -> dict[str, Any]:
+def evaluate_answer_only(task_name: str, checkpoint: str, model_dir: Path, test: list[Record],
+                         decoding: DecodingSettings, seed: int, out_pickle: Path, out_summary: Path) -> dict[str, Any]:
     """The answer-only checkpoint on the test split: ``Q: ...\nAnswer:``, one line of answer."""
     from tripost import answer_only
-    from tripost.evaluation import answer_only_frame
+    from tripost.evaluation import EvaluationKey, answer_only_frame
     from tripost.generation import generate
     from tripost.model import load_for_generation
 
     task = get_task(task_name)
-    model, tokenizer = load_for_generation(model_dir, cfg["bf16"])
+    model, tokenizer = load_for_generation(model_dir, decoding.bf16)
     started = time.time()
     prompts = [answer_only.prompt(task, r) for r in test]
-    outputs = generate(model, tokenizer, prompts, cfg, seed, desc=f"{task_name} answer only",
+    outputs = generate(model, tokenizer, prompts, decoding, seed, desc=f"{task_name} answer only",
                        stop_after_line=lambda i, text: True)
     frame = answer_only_frame(task, test, prompts, outputs)
-    return _write_evaluation(frame, task, started, checkpoint_source(model_dir), out_pickle, out_summary)
+    key = EvaluationKey(task_name, seed, checkpoint)
+    return _write_evaluation(frame, task, key, started, checkpoint_source(model_dir), out_pickle, out_summary)
 
 
-def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Record], expert_cfg: dict[str, Any],
-                 llm_cfg: dict[str, Any], out_pickle: Path, out_summary: Path, ledger_path: Path) -> dict[str, Any]:
+def evaluate_llm(task_name: str, method: str, test: list[Record], train: list[Record], settings: ExpertSettings,
+                 baseline: LLMBaselineSettings, out_pickle: Path, out_summary: Path,
+                 ledger_path: Path) -> dict[str, Any]:
     """The expert LLM on the test split: few-shot (``llm_few_shot``), or with self-improvement
     rounds (``llm_self_improve``)."""
     from tripost import llm_baselines
-    from tripost.evaluation import evaluation_frame
+    from tripost.evaluation import EvaluationKey, evaluation_frame
     from tripost.llm import Ledger
 
     task, ledger = get_task(task_name), Ledger(owner=str(ledger_path))
-    model = make_expert(task_name, expert_cfg, train, ledger, kind="openai")
+    model = make_expert(task_name, settings, train, ledger)
     started = time.time()
 
     def answer(record: Record) -> Trajectory:
         if method == "llm_few_shot":
             return llm_baselines.few_shot(model, record)
-        return llm_baselines.self_improve(task, model, record, llm_cfg["max_rounds"], llm_cfg["oracle_stop"])
+        return llm_baselines.self_improve(task, model, record, baseline.max_rounds, baseline.oracle_stop)
 
-    trajectories = _each(expert_cfg, "openai", answer, test)
+    trajectories = _each(settings, answer, test)
     ledger.write(ledger_path, questions=len(test))
-    oracle = ", oracle stop" if llm_cfg["oracle_stop"] and method == "llm_self_improve" else ""
-    source = f"{expert_cfg['openai']['model']} ({method}{oracle})"
-    return _write_evaluation(evaluation_frame(task, test, trajectories), task, started, source, out_pickle, out_summary)
+    oracle = ", oracle stop" if baseline.oracle_stop and method == "llm_self_improve" else ""
+    source = f"{settings.openai.model} ({method}{oracle})"
+    frame, key = evaluation_frame(task, test, trajectories), EvaluationKey(task_name, None, method)
+    return _write_evaluation(frame, task, key, started, source, out_pickle, out_summary)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from tripost import io, paired, plan
-from tripost.evaluation import SPLITS, metric
+from tripost.evaluation import SPLITS, key_of, metric
 
 SI, NO_SI = "SI", "no SI"
 SI_COLUMNS = ("attempted", "n_fixed", "n_broken", "rounds")
@@ -33,15 +33,6 @@ def results_root(pickle_path: Path) -> Path:
     return next(parent.parent for parent in Path(pickle_path).parents if parent.name in EVAL_FOLDERS)
 
 
-def source_key(path: Path, results: Path) -> tuple[str, int | None, str]:
-    """(task, seed, checkpoint) of ``eval/<task>/seed<seed>/<checkpoint>.pkl`` (or ``eval_val/...``)
-    or of ``eval/<task>/<llm method>.pkl`` (no seed)."""
-    parts = path.relative_to(Path(results)).with_suffix("").parts[1:]
-    if len(parts) == 2:
-        return parts[0], None, parts[1]
-    return parts[0], int(parts[1].removeprefix("seed")), "/".join(parts[2:])
-
-
 def load_frame(path: Path) -> pd.DataFrame:
     with open(path, "rb") as handle:
         return pickle.load(handle)
@@ -51,9 +42,10 @@ def checkpoint_table(pickles: list[Path], results: Path) -> pd.DataFrame:
     """One row per pickle: task, seed, checkpoint, method label, source and every metric."""
     rows = []
     for path in pickles:
-        task, seed, checkpoint = source_key(Path(path), results)
         frame = load_frame(Path(path))
-        row: dict[str, Any] = {"task": task, "seed": seed, "checkpoint": checkpoint, "method": plan.label(checkpoint),
+        key = key_of(frame, str(path))
+        row: dict[str, Any] = {"task": key.task, "seed": key.seed, "checkpoint": key.checkpoint,
+                               "method": plan.label(key.checkpoint),
                                "source": str(Path(path).relative_to(results)), "n": len(frame)}
         row.update({name: metric(frame, name) for name in METRICS})
         rows.append(row)
@@ -122,7 +114,7 @@ def fill(rows: list[Row], checkpoints: pd.DataFrame, tasks: list[str], metrics: 
                 out[f"{task} {name}"] = (cell(kept, 2 if name == "rounds" else 0 if name.startswith("n_") else 1)
                                          + (f" {test.mark}" if test and test.mark else ""))
                 cells.append({"table": table, "group": row.group, "method": row.label, "inference": row.inference,
-                              "task": task, "metric": column,
+                              "task": task, "checkpoint": row.checkpoints.get(task), "metric": column,
                               "mean": pd.Series(kept).mean() if kept else None,
                               "std": pd.Series(kept).std(ddof=1) if len(kept) > 1 else None,
                               "n": len(kept), "sources": ";".join(chosen["source"]),

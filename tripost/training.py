@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
+from tripost.job_settings import TrainingSettings
 from tripost.model import job_device, use_bf16
 
 IGNORE = -100
@@ -129,26 +130,26 @@ def deepspeed_process_env() -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
 
 
-def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any], weight: float, seed: int) -> dict:
+def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettings, weight: float, seed: int) -> dict:
     """Fine-tune ``model`` on ``rows``; save model and tokenizer to ``out_dir``. Returns stats."""
-    items, dropped = encode_dataset(tokenizer, rows, weight, cfg["max_length"])
+    items, dropped = encode_dataset(tokenizer, rows, weight, cfg.max_length)
     if not items:
         raise ValueError("no training example fits in training.max_length tokens")
-    if cfg.get("deepspeed"):
+    if cfg.deepspeed:
         deepspeed_process_env()
-    bf16 = use_bf16(cfg["bf16"], job_device())
+    bf16 = use_bf16(cfg.bf16, job_device())
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
-        num_train_epochs=cfg["epochs"],
-        per_device_train_batch_size=cfg["batch_size"],
-        gradient_accumulation_steps=cfg["grad_accum"],
-        learning_rate=cfg["lr"],
-        lr_scheduler_type=cfg["lr_scheduler"],
-        weight_decay=cfg["weight_decay"],
-        max_grad_norm=cfg["max_grad_norm"],
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.lr_scheduler,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
         bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
-        deepspeed=cfg.get("deepspeed") or None,
+        deepspeed=cfg.deepspeed or None,
         seed=seed,
         data_seed=seed,
         save_strategy="no",
@@ -161,7 +162,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     # the optimizer steps per epoch, over every process and GPU (known once the devices are set up)
     steps_per_epoch = math.ceil(len(items)
                                 / (args.train_batch_size * args.gradient_accumulation_steps * args.world_size))
-    args.warmup_steps = int(cfg["warmup_ratio"] * steps_per_epoch * cfg["epochs"])
+    args.warmup_steps = int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs)
     args.logging_steps = max(1, steps_per_epoch // 5)
     trainer = WeightedLossTrainer(
         model=model, args=args, train_dataset=ListDataset(items), data_collator=Collator(tokenizer.pad_token_id)
@@ -176,7 +177,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
     seconds = result.metrics.get("train_runtime") or 0.0
     return {
         "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
-        "deepspeed": cfg.get("deepspeed") or None,
+        "deepspeed": cfg.deepspeed or None,
         "precision": "bf16 autocast" if bf16 else "fp32",
         "zero_stage": trainer.accelerator.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else None,
         "examples": len(items),
@@ -184,7 +185,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: dict[str, Any]
         "tokens_per_epoch": n_tokens,
         "train_loss": result.training_loss,
         # how fast: of this run and machine only (stages.write_train_stats keeps it out of the checkpoint)
-        "speed": {"train_seconds": seconds, "tokens_per_second": n_tokens * cfg["epochs"] / max(seconds, 1e-9),
+        "speed": {"train_seconds": seconds, "tokens_per_second": n_tokens * cfg.epochs / max(seconds, 1e-9),
                   "peak_gpu_memory_gib": (torch.cuda.max_memory_allocated() / 2**30
                                           if torch.cuda.is_available() else None)},
     }
