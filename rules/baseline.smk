@@ -76,7 +76,7 @@ rule lmsi_samples:
         runtime=60,
         gpu=config["gpus_per_job"],
     params:
-        decoding=settings_of(lambda s: s.tripost.rollout),
+        decoding=settings_of(lambda s: s.lmsi.rollout),
         samples=settings_of(lambda s: s.lmsi.samples),
         temperature=settings_of(lambda s: s.lmsi.temperature),
     script:

@@ -45,6 +45,10 @@ def settings_of(pick):
     return lambda wildcards: as_params(pick(resolved(wildcards)))
 
 
+# Params function: which trajectories an iteration's rollouts hold (checked by the jobs that read them).
+collection_settings = settings_of(lambda s: s.tripost.collection(s.iteration))
+
+
 def expert_for(stage):
     """Params function: what of the task's expert block the stage's output depends on."""
     return lambda wildcards: expert_params(tcfg(wildcards)["expert"], stage)

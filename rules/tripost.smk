@@ -23,7 +23,7 @@ rule rollouts:
         runtime=60,
         gpu=config["gpus_per_job"],
     params:
-        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        collection=collection_settings,
         rollout=settings_of(lambda s: s.tripost.rollout),
         attempt_only_first=settings_of(lambda s: s.tripost.attempt_only_first),
     script:
@@ -49,7 +49,7 @@ rule feedback:
         runtime=120,
     params:
         max_attempt_words=settings_of(lambda s: s.tripost.max_attempt_words),
-        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        collection=collection_settings,
         expert=expert_for("feedback"),
     script:
         "../scripts/feedback.py"
@@ -73,7 +73,7 @@ rule improvement:
         mem_mb=2000,
         runtime=120,
     params:
-        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        collection=collection_settings,
         expert=expert_for("improvement"),
     script:
         "../scripts/improvement.py"
@@ -100,7 +100,7 @@ rule improvement_data:
         mem_mb=2000,
         runtime=10,
     params:
-        collection=settings_of(lambda s: s.tripost.collection(s.iteration)),
+        collection=collection_settings,
         data=settings_of(lambda s: s.tripost.data()),
     script:
         "../scripts/improvement_data.py"

@@ -73,6 +73,9 @@ def test_resolve_applies_every_layer_and_types_every_block():
     # a baseline's null training falls back on the block the config names
     resolved = plan.resolve(config, "word_sorting")
     assert resolved.answer_only == resolved.baseline and resolved.lmsi.training == resolved.tripost.training
+    # LMSI samples with the task's rollout settings, not an iteration's
+    first = plan.resolve(config, "logical_deduction").tripost.rollout
+    assert main.lmsi.rollout.temperature == 1.0 and main.lmsi.rollout == first
     assert isinstance(resolved.evaluation, DecodingSettings) and isinstance(resolved.model, ModelSettings)
 
 

@@ -1,7 +1,7 @@
 """What each job reads, typed: one frozen dataclass per settings block, each field with its help.
 
 The values come from ``config.yaml`` (the one commented place for defaults, checked by the
-schema) as ``settings.resolve`` merges its override layers. A rule passes a block to its job as
+schema) as ``plan.resolve`` merges its override layers. A rule passes a block to its job as
 plain data (``as_params``: Snakemake compares params by their repr, and reruns a job when they
 change); the job's script rebuilds it (``from_params``), so stage functions take these objects.
 """
@@ -150,6 +150,7 @@ class LMSISettings:
     selection: str = field(metadata=_help("majority | gold: which samples are kept"))
     answer_only_augmentation: bool = field(metadata=_help("also the answer alone per kept sample"))
     training: TrainingSettings = field(metadata=_help("its SFT (null in the config: tripost.training)"))
+    rollout: RolloutSettings = field(metadata=_help("its sampling: the task's tripost.rollout (no iteration's)"))
 
 
 @dataclass(frozen=True)

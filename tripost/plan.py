@@ -142,7 +142,8 @@ def resolve(config: dict[str, Any], task: str, run: str = MAIN_RUN, iteration: i
         answer_only=from_params(TrainingSettings, baselines["answer_only"]["training"] or tc["baseline"]["training"],
                                 "baselines.answer_only.training."),
         lmsi=from_params(LMSISettings, {**baselines["lmsi"], "training": baselines["lmsi"]["training"]
-                                        or tc["tripost"]["training"]}, "baselines.lmsi."),
+                                        or tc["tripost"]["training"], "rollout": tc["tripost"]["rollout"]},
+                         "baselines.lmsi."),
         si_demo=from_params(SIDemoSettings, baselines["si_demo"], "baselines.si_demo."),
         llm=from_params(LLMBaselineSettings, baselines["llm"], "baselines.llm."),
     )
