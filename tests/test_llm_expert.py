@@ -26,7 +26,7 @@ import yaml
 from tripost import io, stages
 from tripost.expert import error_line_index, gold_continuation, plant_error
 from tripost.formats import StepError, is_done_feedback, tabular_error_feedback
-from tripost.job_settings import ExpertSettings, llm_settings
+from tripost.job_settings import ExpertSettings, Prices, llm_settings
 from tripost.llm import LLM, STOP, Ledger, LLMError
 from tripost.llm_expert import FewShot, LLMExpert, clean_attempt, feedback_table, is_legit_update, parse_table
 from tripost.tasks import get_task
@@ -610,10 +610,30 @@ def test_llm_rationales_keep_only_answers_that_reach_the_label(server, tmp_path,
 
 
 def test_ledger_json_has_every_count():
-    ledger = Ledger(model="m")
-    ledger.add(calls=2, prompt_tokens=10, completion_tokens=4, cost_usd=0.5)
-    assert ledger.to_json() == {"model": "m", "calls": 2, "cached": 0, "retries": 0, "prompt_tokens": 10,
-                                "completion_tokens": 4, "cost_usd": 0.5}
+    ledger, prices = Ledger(model="m"), Prices(prompt=2e4, completion=1e5)
+    ledger.charge("a", {"prompt_tokens": 7, "completion_tokens": 3}, prices)
+    ledger.charge("b", {"prompt_tokens": 3, "completion_tokens": 1}, prices)
+    ledger.charge("a", {"prompt_tokens": 7, "completion_tokens": 3}, prices)  # a repeat is a cache hit
+    ledger.add(retries=1)
+    assert ledger.to_json() == {"model": "m", "calls": 2, "cached": 1, "retries": 1, "prompt_tokens": 10,
+                                "completion_tokens": 4, "cost_usd": 0.6}
+
+
+def test_ledger_cost_does_not_depend_on_the_order_requests_were_paid_in():
+    """Worker threads pay in any order; a rerun answered by the cache must report the same cost."""
+    prices = Prices(prompt=0.15, completion=0.6)
+    responses = [{"prompt_tokens": 1000 + 37 * i, "completion_tokens": 11 + i % 7} for i in range(24)]
+    costs = set()
+    for order in (responses, responses[::-1], responses[1::2] + responses[::2]):
+        ledger = Ledger()
+        for response in order:
+            ledger.charge(json.dumps(response), response, prices)
+        costs.add(ledger.to_json()["cost_usd"])
+    running = [0.0, 0.0]  # the running sums that made the bug: they differ in the last bits
+    for i, order in enumerate((responses, responses[::-1])):
+        for r in order:
+            running[i] += (r["prompt_tokens"] * 0.15 + r["completion_tokens"] * 0.6) / 1e6
+    assert len(costs) == 1 and running[0] != running[1]
 
 
 def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_path):

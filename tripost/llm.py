@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -48,9 +49,9 @@ class Ledger:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost_usd: float = 0.0
     owner: str = field(default="", repr=False, compare=False)  # the artifact it belongs to (its path)
     _charged: set[str] = field(default_factory=set, repr=False, compare=False)  # request keys paid here
+    _costs: list[float] = field(default_factory=list, repr=False, compare=False)  # USD of each paid request
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def charge(self, key: str, response: dict[str, Any], prices: Prices) -> None:
@@ -63,8 +64,15 @@ class Ledger:
             self.calls += 1
             self.prompt_tokens += response["prompt_tokens"]
             self.completion_tokens += response["completion_tokens"]
-            self.cost_usd += (response["prompt_tokens"] * prices.prompt
-                              + response["completion_tokens"] * prices.completion) / 1e6
+            self._costs.append((response["prompt_tokens"] * prices.prompt
+                                + response["completion_tokens"] * prices.completion) / 1e6)
+
+    @property
+    def cost_usd(self) -> float:
+        """The exactly rounded sum of the paid requests' costs: the same whatever order the worker
+        threads paid them in (a running float sum is not, and a rerun's ledger must equal the run's)."""
+        with self._lock:
+            return math.fsum(self._costs)
 
     def add(self, **amounts: float) -> None:
         with self._lock:
@@ -72,7 +80,9 @@ class Ledger:
                 setattr(self, name, getattr(self, name) + amount)
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_") and f.name != "owner"}
+        counts = {f.name: getattr(self, f.name) for f in fields(self)
+                  if not f.name.startswith("_") and f.name != "owner"}
+        return {**counts, "cost_usd": self.cost_usd}
 
     def write(self, path: Path, **counts: Any) -> None:
         """The ledger, with the artifact's own ``counts`` (records kept, dropped...), as JSON."""
