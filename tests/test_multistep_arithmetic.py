@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
 import pytest
 
-from tripost.tasks.arithmetic_expr import evaluate, fully_parenthesise, reduction_chain
+from tripost.tasks.arithmetic_expr import LegacyChoice, evaluate, fully_parenthesise, reduction_chain
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 
 from conftest import MSA_SPLIT_CFG, check_planted_errors, published
@@ -141,3 +142,13 @@ def test_verifier_reports_unreadable_attempts():
 ])
 def test_answer_parser(text, expected):
     assert TASK.parse_answer(text) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 42, 1234])
+def test_legacy_choice_draws_what_numpy_draws(seed):
+    """The fast generator behind the splits: the same choices as RandomState.choice, in order,
+    whatever the number of options (1, powers of two, and in between, interleaved)."""
+    pick = random.Random(seed)
+    option_lists = [[str(i) for i in range(pick.choice([1, 2, 3, 4, 5, 8, 16, 19, 31, 33]))] for _ in range(20000)]
+    numpy_rng, fast = np.random.RandomState(seed), LegacyChoice(seed)
+    assert [fast.choice(o) for o in option_lists] == [numpy_rng.choice(o) for o in option_lists]

@@ -9,7 +9,7 @@ pipeline's own training text and saved with ``save_pretrained``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
@@ -17,6 +17,30 @@ from transformers import PreTrainedTokenizerFast
 from tripost.formats import GRAMMAR_PHRASES
 
 SPECIAL = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+NUMBER = r"-?\d+"  # the only pre-tokens that merge; every other character is its own
+
+
+class _NumbersOnly(dict):
+    """``str.translate`` table: digits and ``-`` stay, every other character becomes a space."""
+
+    def __missing__(self, code: int) -> str:
+        return " "
+
+
+NUMBERS_ONLY = _NumbersOnly({ord(c): c for c in "0123456789-"})
+
+
+def merge_corpus(texts: Iterable[str]) -> Iterator[str]:
+    """What the BPE trainer needs of ``texts``, a fifth of their length, for the same tokenizer:
+    their digit and ``-`` runs as they occur (pre-tokenised again by ``NUMBER``, they give the
+    same numbers, whose pair counts choose the merges), then every character once (the initial
+    alphabet is sorted by code point: how often a character occurs does not matter)."""
+    characters: set[str] = set()
+    for text in texts:
+        characters.update(text)
+        yield " ".join(text.translate(NUMBERS_ONLY).split())
+    yield " ".join(sorted(characters))
+
 
 def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Characters, merges inside (signed) numbers up to ``vocab_size``, and ``phrases`` as tokens.
@@ -25,12 +49,12 @@ def train_tokenizer(texts: Iterable[str], phrases: Iterable[str], vocab_size: in
     its own token. ``vocab_size`` at or below the alphabet size gives a pure character tokenizer.
     """
     tokenizer = Tokenizer(models.BPE(unk_token=SPECIAL["unk_token"]))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"-?\d+|[\s\S]"), behavior="isolated")
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(NUMBER + r"|[\s\S]"), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=list(SPECIAL.values()), show_progress=False
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.train_from_iterator(merge_corpus(texts), trainer=trainer)
     # longest first (a phrase inside a longer one must not split it); ties by text, so that the ids
     # do not depend on the set's order (string hashing is randomised per process)
     all_phrases = sorted(set(GRAMMAR_PHRASES) | set(phrases), key=lambda p: (-len(p), p))

@@ -22,14 +22,41 @@ INNERMOST_GROUP = re.compile(r"\((-?\d+(?: [+\-*] -?\d+)+)\)")
 BINARY = re.compile(r"\((-?\d+) ([+\-*]) (-?\d+)\)")
 
 
-def _content(length: int, rng: np.random.RandomState) -> str:
+class LegacyChoice:
+    """``np.random.RandomState(seed).choice(options)``, draw for draw, without numpy's per-call cost.
+
+    ``RandomState.choice`` of a list draws ``randint(0, len(options))``: masked rejection on the
+    Mersenne Twister's 32-bit outputs (an output ``& mask`` is kept when it indexes an option).
+    This reads those outputs in blocks and applies the same rejection: the same choices in the
+    same order, about 20 times faster (the splits draw millions).
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, seed: int):
+        rng = np.random.RandomState(seed)
+        blocks = iter(lambda: rng.randint(0, 2**32, size=self.BLOCK, dtype=np.uint32).tolist(), None)
+        self._outputs = itertools.chain.from_iterable(blocks)  # endless: the generator's 32-bit outputs
+
+    def choice(self, options: list[str]) -> str:
+        top = len(options) - 1
+        if top == 0:
+            return options[0]  # numpy draws nothing for a single option
+        mask = (1 << top.bit_length()) - 1
+        for output in self._outputs:
+            if output & mask <= top:
+                return options[output & mask]
+        raise AssertionError("unreachable: the outputs never end")
+
+
+def _content(length: int, rng: LegacyChoice) -> str:
     text = "("
     for _ in range(length - 1):
         text += rng.choice(NUMBERS) + " " + rng.choice(OPERATIONS) + " "
     return text + rng.choice(NUMBERS) + ")"
 
 
-def _nested(levels: list[int], length: int, rng: np.random.RandomState) -> str:
+def _nested(levels: list[int], length: int, rng: LegacyChoice) -> str:
     if not levels:
         return _content(length, rng)
     text = "("
@@ -45,7 +72,7 @@ def bigbench_stream(
 
     Same draws, in the same order, as ``evaluate_model`` with ``np.random.RandomState(seed)``.
     """
-    rng = np.random.RandomState(seed)
+    rng = LegacyChoice(seed)
     for depth_levels, length in itertools.product(depth_level_list, lengths):
         for trial in range(trials):
             yield list(depth_levels), length, trial, _nested(list(depth_levels), length, rng)

@@ -93,18 +93,14 @@ class MultistepArithmetic(Task):
             ):
                 test.append(_record(expr, depth, length, f"bb{trial}"))
         train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
-        taken = {r["question"] for r in pool + test}
-        extra: list[Record] = []
-        extra_stream = bigbench_stream(
-            cfg["extra_seed"], cfg["n_extra_train"], [[2], [2, 2]], [3, 4]
-        )
-        for depth, length, trial, expr in extra_stream:
-            record = _record(expr, depth, length, f"x{cfg['extra_seed']}-{trial}")
-            if record["question"] not in taken:
-                taken.add(record["question"])
-                extra.append(record)
-        random.Random(cfg["extra_seed"]).shuffle(extra)
-        extra = extra[: cfg["n_extra_train"]]
+        taken = {_expression(r) for r in pool + test}
+        drawn = []  # the new expressions, as drawn; a record is made only for those kept
+        for depth, length, trial, expr in bigbench_stream(cfg["extra_seed"], cfg["n_extra_train"], [[2], [2, 2]], [3, 4]):
+            if expr not in taken:
+                taken.add(expr)
+                drawn.append((expr, depth, length, f"x{cfg['extra_seed']}-{trial}"))
+        random.Random(cfg["extra_seed"]).shuffle(drawn)
+        extra = [_record(*fields) for fields in drawn[: cfg["n_extra_train"]]]
         return {"train": train, "val": val, "test": test, "extra_train": extra}
 
     # ---- formats ----------------------------------------------------------------------------
