@@ -95,7 +95,8 @@ class MultistepArithmetic(Task):
         train, val = split_off_validation(pool, cfg["n_val"], cfg["split_seed"])
         taken = {_expression(r) for r in pool + test}
         drawn = []  # the new expressions, as drawn; a record is made only for those kept
-        for depth, length, trial, expr in bigbench_stream(cfg["extra_seed"], cfg["n_extra_train"], [[2], [2, 2]], [3, 4]):
+        extra_stream = bigbench_stream(cfg["extra_seed"], cfg["n_extra_train"], [[2], [2, 2]], [3, 4])
+        for depth, length, trial, expr in extra_stream:
             if expr not in taken:
                 taken.add(expr)
                 drawn.append((expr, depth, length, f"x{cfg['extra_seed']}-{trial}"))
