@@ -1,0 +1,150 @@
+"""Our training and decoding paths against plain Hugging Face, measured in one run, as ratios.
+
+    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--out FILE.json]
+
+The same scratch model (config.yaml's `model.scratch`), tokenizer and multistep-arithmetic gold
+rationales for every side:
+
+- training: `training.train` (our collator, length-grouped batches, weighted loss) against a
+  plain `transformers.Trainer` with `DataCollatorForLanguageModeling` (pad to the longest row of
+  a random batch), one epoch each at config.yaml's baseline settings; tokens/s counts real tokens
+  (no padding), and MFU is 6 x parameters x tokens/s over the matmul rate measured here;
+- decoding, greedy, on a model trained by the run above: `generation.generate` against HF
+  `generate` batched with left padding and one prompt at a time (on the first `--single`
+  prompts); new tokens/s, and how many outputs differ from ours.
+
+Run it on a quiet machine: the ratios are what carries over between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+from tripost.generation import generate
+from tripost.job_settings import DecodingSettings, ScratchModelSettings, TrainingSettings, from_params
+from tripost.model import build_scratch_model, native_bf16, parameter_count
+from tripost.tasks.multistep_arithmetic import MultistepArithmetic
+from tripost.tokenizer import train_tokenizer
+from tripost.training import ListDataset, train
+
+REPO = Path(__file__).resolve().parent.parent
+SPLIT = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials=30, n_val=50, split_seed=0,
+             extra_seed=1, n_extra_train=2000)
+
+
+def matmul_rate(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
+    """FLOP/s of square matmuls in ``dtype`` on this machine's threads."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # warm-up
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        done += 1
+    return 2 * size**3 * done / (time.perf_counter() - started)
+
+
+def plain_trainer_rate(model, tokenizer, texts: list[str], cfg: TrainingSettings, bf16: bool) -> float:
+    """Real tokens/s of a plain Trainer: causal-LM loss on every token, padded to the longest row."""
+    items = [{"input_ids": tokenizer(t)["input_ids"] + [tokenizer.eos_token_id]} for t in texts]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, num_train_epochs=1, per_device_train_batch_size=cfg.batch_size,
+                                 learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler,
+                                 warmup_steps=int(cfg.warmup_ratio * math.ceil(len(items) / cfg.batch_size)),
+                                 weight_decay=cfg.weight_decay, bf16=bf16, use_cpu=True, seed=0, save_strategy="no",
+                                 report_to="none", disable_tqdm=True, dataloader_num_workers=0)
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+        result = Trainer(model=model, args=args, train_dataset=ListDataset(items), data_collator=collator).train()
+    return sum(len(i["input_ids"]) for i in items) / result.metrics["train_runtime"]
+
+
+def new_tokens(tokenizer, outputs: list[str]) -> int:
+    return sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs)
+
+
+def hf_generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[str]:
+    """HF ``generate``, greedy, left-padded batches in input order."""
+    outputs = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True)
+        with torch.no_grad():
+            ids = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        outputs += tokenizer.batch_decode(ids[:, encoded["input_ids"].size(1):], skip_special_tokens=True)
+    return outputs
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1000, help="training rows")
+    parser.add_argument("--prompts", type=int, default=64, help="prompts decoded batched")
+    parser.add_argument("--single", type=int, default=16, help="of those, decoded one at a time by HF")
+    parser.add_argument("--batch", type=int, default=32, help="rows a decoding batch")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    task = MultistepArithmetic()
+    records = task.make_splits(SPLIT, {})["extra_train"]
+    texts = [task.rationale_text(r, task.solve(r)) for r in records[: args.rows]]
+    rows = [{"text": t, "prompt_chars": 0, "weight_start": None} for t in texts]
+    tokenizer = train_tokenizer(texts, task.phrases, config["model"]["tokenizer_vocab_size"][task.name])
+    arch = from_params(ScratchModelSettings, config["model"]["scratch"])
+    figures: dict = {"machine_threads": args.threads, "rows": len(rows)}
+    precisions = ["bf16", "fp32"] if native_bf16(torch.device("cpu")) else ["fp32"]
+    for precision in precisions:
+        peak = matmul_rate(torch.bfloat16 if precision == "bf16" else torch.float32)
+        settings = {**config["baseline"]["training"], "epochs": 1, "bf16": precision == "bf16"}
+        cfg = from_params(TrainingSettings, settings)
+        ours_model = build_scratch_model(tokenizer, arch, seed=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = train(ours_model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)["speed"]["tokens_per_second"]
+        plain = plain_trainer_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, texts, cfg,
+                                   bf16=precision == "bf16")
+        flops_per_token = 6 * parameter_count(ours_model)
+        figures[f"train_{precision}"] = {
+            "ours_tokens_per_s": round(ours), "plain_trainer_tokens_per_s": round(plain),
+            "ratio": round(ours / plain, 2),
+            "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
+            "plain_mfu": round(plain * flops_per_token / peak, 3)}
+    trained = ours_model.eval()  # fp32 weights, whatever the training's autocast
+    prompts = [task.prompt(r) for r in records[-args.prompts:]]
+    decoding = DecodingSettings(max_calls=1, batch_size=args.batch, max_new_tokens=args.max_new_tokens,
+                                loop_window=None, do_sample=False, temperature=1.0, top_p=1.0, bf16=False,
+                                revise_on="any")
+    ours, ours_s = timed(generate, trained, tokenizer, prompts, decoding, seed=0)
+    batched, batched_s = timed(hf_generate, trained, tokenizer, prompts, args.batch, args.max_new_tokens)
+    single, single_s = timed(hf_generate, trained, tokenizer, prompts[: args.single], 1, args.max_new_tokens)
+    ours_rate = new_tokens(tokenizer, ours) / ours_s
+    figures["decode_fp32"] = {
+        "prompts": len(prompts), "batch": args.batch, "ours_new_tokens_per_s": round(ours_rate),
+        "hf_batched_new_tokens_per_s": round(new_tokens(tokenizer, batched) / batched_s),
+        "hf_single_new_tokens_per_s": round(new_tokens(tokenizer, single) / single_s),
+        "ratio_vs_batched": round(ours_rate / (new_tokens(tokenizer, batched) / batched_s), 2),
+        "ratio_vs_single": round(ours_rate / (new_tokens(tokenizer, single) / single_s), 2),
+        "outputs_differing_from_batched": sum(a != b for a, b in zip(ours, batched)),
+        "outputs_differing_from_single": sum(a != b for a, b in zip(ours, single)),
+        "mean_new_tokens": round(new_tokens(tokenizer, ours) / len(prompts), 1)}
+    print(json.dumps(figures, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
