@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class LegacyChoice:
     ``RandomState.choice`` of a list draws ``randint(0, len(options))``: masked rejection on the
     Mersenne Twister's 32-bit outputs (an output ``& mask`` is kept when it indexes an option).
     This reads those outputs in blocks and applies the same rejection: the same choices in the
-    same order, about 20 times faster (the splits draw millions).
+    same order, about 30 times faster (the splits draw millions).
     """
 
     BLOCK = 4096
@@ -38,31 +38,37 @@ class LegacyChoice:
         blocks = iter(lambda: rng.randint(0, 2**32, size=self.BLOCK, dtype=np.uint32).tolist(), None)
         self._outputs = itertools.chain.from_iterable(blocks)  # endless: the generator's 32-bit outputs
 
-    def choice(self, options: list[str]) -> str:
-        top = len(options) - 1
+    def chooser(self, options: list[str]) -> Callable[[], str]:
+        """A function that draws one of ``options``, as ``choice(options)`` would, from this stream."""
+        top, outputs = len(options) - 1, self._outputs
         if top == 0:
-            return options[0]  # numpy draws nothing for a single option
+            return lambda: options[0]  # numpy draws nothing for a single option
         mask = (1 << top.bit_length()) - 1
-        for output in self._outputs:
-            if output & mask <= top:
-                return options[output & mask]
-        raise AssertionError("unreachable: the outputs never end")
+
+        def choose() -> str:
+            for output in outputs:
+                if output & mask <= top:
+                    return options[output & mask]
+            raise AssertionError("unreachable: the outputs never end")
+
+        return choose
 
 
-def _content(length: int, rng: LegacyChoice) -> str:
-    text = "("
+def _content(length: int, number: Callable[[], str], operation: Callable[[], str]) -> str:
+    parts = []
     for _ in range(length - 1):
-        text += rng.choice(NUMBERS) + " " + rng.choice(OPERATIONS) + " "
-    return text + rng.choice(NUMBERS) + ")"
+        parts += (number(), operation())
+    parts.append(number())
+    return "(" + " ".join(parts) + ")"
 
 
-def _nested(levels: list[int], length: int, rng: LegacyChoice) -> str:
+def _nested(levels: list[int], length: int, number: Callable[[], str], operation: Callable[[], str]) -> str:
     if not levels:
-        return _content(length, rng)
+        return _content(length, number, operation)
     text = "("
     for _ in range(levels[0] - 1):
-        text += _nested(levels[1:], length, rng) + " " + rng.choice(OPERATIONS) + " "
-    return text + _nested(levels[1:], length, rng) + ")"
+        text += _nested(levels[1:], length, number, operation) + " " + operation() + " "
+    return text + _nested(levels[1:], length, number, operation) + ")"
 
 
 def bigbench_stream(
@@ -73,9 +79,10 @@ def bigbench_stream(
     Same draws, in the same order, as ``evaluate_model`` with ``np.random.RandomState(seed)``.
     """
     rng = LegacyChoice(seed)
+    number, operation = rng.chooser(NUMBERS), rng.chooser(OPERATIONS)
     for depth_levels, length in itertools.product(depth_level_list, lengths):
         for trial in range(trials):
-            yield list(depth_levels), length, trial, _nested(list(depth_levels), length, rng)
+            yield list(depth_levels), length, trial, _nested(list(depth_levels), length, number, operation)
 
 
 def _binary_value(a: int, op: str, b: int) -> int:
