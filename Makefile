@@ -28,7 +28,7 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake paper --report results/report.html $(ARGS)
 
 test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, and a skip fails the suite
-	$(VENV)/bin/python -m pytest -q -rs tests
+	$(VENV)/bin/python -m pytest -q -rs --durations=25 tests
 
 # The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
 # `make run` fetches them itself; the tests that need them skip without them.
