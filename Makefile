@@ -9,7 +9,7 @@ CORES ?= 2
 # e.g. ARGS="--config 'seeds=[0]'" (one seed).
 ARGS ?=
 
-.PHONY: run paper report test fetch lint dry-run clean
+.PHONY: run paper report test test-fast fetch lint dry-run clean
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ report: $(STAMP)
 
 test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, and a skip fails the suite
 	$(VENV)/bin/python -m pytest -q -rs --durations=25 tests
+
+# Without the end-to-end runs (tests marked slow): a few minutes, while working on the code.
+test-fast: fetch
+	$(VENV)/bin/python -m pytest -q -rs -m "not slow" tests
 
 # The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
 # `make run` fetches them itself; the tests that need them skip without them.

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -72,11 +75,65 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# The fixtures that run the workflow end to end: a test that uses one is marked slow.
+END_TO_END_FIXTURES = {"micro_run", "llm_run", "cluster"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def quick_config() -> dict:
     """What ``--configfile configs/quick.yaml`` makes of config.yaml: the whole micro config."""
     from tripost.settings import merged
 
     return merged(*(yaml.safe_load((REPO / name).read_text()) for name in ("config.yaml", "configs/quick.yaml")))
+
+
+# The end-to-end tests' shared micro run: configs/quick.yaml with tests/configs/micro.yaml over it.
+MICRO_CONFIGS = ("configs/quick.yaml", "tests/configs/micro.yaml")
+
+
+def micro_config() -> dict:
+    """The shared micro run's whole config (its results folder aside)."""
+    from tripost.settings import merged
+
+    return merged(quick_config(), yaml.safe_load((REPO / MICRO_CONFIGS[1]).read_text()))
+
+
+def write_config(folder: Path, name: str, config: dict) -> Path:
+    """``config`` as a config file ``folder/name``, for ``--configfile``."""
+    path = folder / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Snakemake in the repository, as a user runs it; fails the test with its output's end."""
+    env = dict(env or os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO, capture_output=True, text=True,
+                            env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout[-4000:] + result.stderr[-4000:])
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """{rule: jobs} from the job stats Snakemake prints."""
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+@pytest.fixture(scope="session")
+def micro_run(tmp_path_factory) -> Path:
+    """The shared micro run's paper target, run once for the whole session; returns its results
+    folder. TRIPOST_MICRO_RESULTS names a folder to (re)use instead, when working on these tests;
+    Snakemake brings it up to date first."""
+    results = Path(os.environ.get("TRIPOST_MICRO_RESULTS") or tmp_path_factory.mktemp("micro") / "results")
+    snakemake("paper", "--cores", "2", "--configfile", *MICRO_CONFIGS, "--config", f"results={results}")
+    return results
 
 
 def default_settings(task: str = "multistep_arithmetic") -> Resolved:

@@ -22,6 +22,7 @@ if shutil.which("c++") is None:
     pytest.skip("DeepSpeed compiles its CPU ops on first use: no C++ compiler here", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
 
 RUN = """
 import json, sys

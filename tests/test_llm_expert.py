@@ -32,7 +32,16 @@ from tripost.llm_expert import FewShot, LLMExpert, clean_attempt, feedback_table
 from tripost.tasks import get_task
 from tripost.tasks.date_understanding import _extra_questions
 
-from conftest import ONE_PASS, REPO, data_settings, scratch_model, training_settings
+from conftest import (
+    ONE_PASS,
+    REPO,
+    data_settings,
+    quick_config,
+    scratch_model,
+    snakemake,
+    training_settings,
+    write_config,
+)
 
 DU = get_task("date_understanding")
 SECRET = "sk-test-never-written-0123456789"
@@ -636,59 +645,110 @@ def test_ledger_cost_does_not_depend_on_the_order_requests_were_paid_in():
     assert len(costs) == 1 and running[0] != running[1]
 
 
-def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, tmp_path):
-    """The micro config, date understanding only, feedback and improvements from the loopback
-    server: the whole DAG runs, every feedback and improvement job writes its ledger, the calls
-    are made once (a rerun of the feedback jobs is answered by the cache), the key is nowhere."""
-    from test_workflow import snakemake, write_config
+def llm_workflow_config(proxy: FaultProxy, model: str, results: Path, cache: Path) -> dict:
+    """The micro config, date understanding only and one seed, feedback and improvements (and
+    the LLM baselines) from the loopback server."""
+    config = quick_config() | {"tasks": ["date_understanding"], "results": str(results), "seeds": [0]}
+    config["tripost"]["iterations"] = 2
+    config["baselines"]["methods"] = ["si_demo", "llm_few_shot", "llm_self_improve"]
+    config["expert"].update(kind="openai", rationales="scripted")
+    config["expert"]["openai"].update(_settings(proxy, model, cache))
+    return config
 
+
+@pytest.fixture(scope="module")
+def llm_run(server, tmp_path_factory):
+    """The LLM expert's workflow (llm_workflow_config), its paper target run once, uninterrupted:
+    yields (results folder, config file, the time it started)."""
     proxy, model = server
-    results = tmp_path / "results"
-
-    def change(config: dict) -> None:
-        config.update(tasks=["date_understanding"], results=str(results), seeds=[0])
-        config["tripost"]["iterations"] = 2
-        config["baselines"]["methods"] = ["si_demo", "llm_few_shot", "llm_self_improve"]
-        config["expert"].update(kind="openai", rationales="scripted")
-        config["expert"]["openai"].update(_settings(proxy, model, tmp_path / "llm-cache"))
-
-    path = write_config(tmp_path, "llm.yaml", change)
-    os.environ["TRIPOST_TEST_KEY"] = SECRET
+    root = tmp_path_factory.mktemp("llm-run")
+    path = write_config(root, "llm.yaml", llm_workflow_config(proxy, model, root / "results", root / "llm-cache"))
     started = time.time() - 1
-    try:
-        snakemake("--cores", "2", "--configfile", str(path))
-        ledgers = sorted(results.glob("tripost/date_understanding/seed0/tripost/iter*/*.ledger.json"))
-        assert len(ledgers) == 4
-        calls = sum(json.loads(p.read_text())["calls"] for p in ledgers)
-        feedback_calls = sum(json.loads(p.read_text())["calls"] for p in ledgers if p.name.startswith("feedback"))
-        assert feedback_calls > 0 and calls >= feedback_calls
-        # the baselines of the LLM: its own demonstrations (ft SI demo) and its own answers on the test split
-        demo = json.loads((results / "tripost/date_understanding/seed0/si_demo/iter1/rollouts.ledger.json").read_text())
-        assert demo["calls"] + demo["cached"] == demo["attempts"] > 0
-        table = (results / "tables" / "main.md").read_text()
-        for method in ("LLM few-shot", "LLM + self-improve", "ft SI demo"):
-            assert f"| {method} |" in table
-        test_size = sum(1 for _ in open(results / "data/date_understanding/test.jsonl"))
-        for method in ("llm_few_shot", "llm_self_improve"):
-            summary = json.loads((results / f"eval/date_understanding/{method}.json").read_text())
-            ledger = json.loads((results / f"eval/date_understanding/{method}.ledger.json").read_text())
-            assert summary["n"] == test_size and ledger["calls"] + ledger["cached"] >= test_size
-        first = results / "tripost/date_understanding/seed0/tripost/iter1/feedback.jsonl"
-        before = json.loads(first.with_suffix(".ledger.json").read_text())
-        rows, forwarded = first.read_text(), proxy.forwarded
-        snakemake(str(first), "--cores", "1", "--configfile", str(path), "--force")  # the job again
-        after = json.loads(first.with_suffix(".ledger.json").read_text())
-        assert proxy.forwarded == forwarded and first.read_text() == rows
-        paid = ("calls", "prompt_tokens", "completion_tokens", "cost_usd")  # what the artifact cost, once
-        assert [after[k] for k in paid] == [before[k] for k in paid] and before["calls"] > 0
-        assert (results / "tables" / "main.md").exists()
-        report = tmp_path / "report.html"
-        snakemake("paper", "--report", str(report), "--configfile", str(path))
-    finally:
-        del os.environ["TRIPOST_TEST_KEY"]
+    snakemake("--cores", "2", "--configfile", str(path), env={**os.environ, "TRIPOST_TEST_KEY": SECRET})
+    yield root / "results", path, started
+
+
+def test_the_workflow_runs_date_understanding_with_the_llm_expert(server, llm_run, tmp_path):
+    """The whole DAG runs, every feedback and improvement job writes its ledger, the calls are
+    made once (a rerun of the feedback jobs is answered by the cache), the key is nowhere."""
+    proxy, _ = server
+    results, path, started = llm_run
+    env = {**os.environ, "TRIPOST_TEST_KEY": SECRET}
+    ledgers = sorted(results.glob("tripost/date_understanding/seed0/tripost/iter*/*.ledger.json"))
+    assert len(ledgers) == 4
+    calls = sum(json.loads(p.read_text())["calls"] for p in ledgers)
+    feedback_calls = sum(json.loads(p.read_text())["calls"] for p in ledgers if p.name.startswith("feedback"))
+    assert feedback_calls > 0 and calls >= feedback_calls
+    # the baselines of the LLM: its own demonstrations (ft SI demo) and its own answers on the test split
+    demo = json.loads((results / "tripost/date_understanding/seed0/si_demo/iter1/rollouts.ledger.json").read_text())
+    assert demo["calls"] + demo["cached"] == demo["attempts"] > 0
+    table = (results / "tables" / "main.md").read_text()
+    for method in ("LLM few-shot", "LLM + self-improve", "ft SI demo"):
+        assert f"| {method} |" in table
+    test_size = sum(1 for _ in open(results / "data/date_understanding/test.jsonl"))
+    for method in ("llm_few_shot", "llm_self_improve"):
+        summary = json.loads((results / f"eval/date_understanding/{method}.json").read_text())
+        ledger = json.loads((results / f"eval/date_understanding/{method}.ledger.json").read_text())
+        assert summary["n"] == test_size and ledger["calls"] + ledger["cached"] >= test_size
+    first = results / "tripost/date_understanding/seed0/tripost/iter1/feedback.jsonl"
+    before = json.loads(first.with_suffix(".ledger.json").read_text())
+    rows, forwarded = first.read_text(), proxy.forwarded
+    snakemake(str(first), "--cores", "1", "--configfile", str(path), "--force", env=env)  # the job again
+    after = json.loads(first.with_suffix(".ledger.json").read_text())
+    assert proxy.forwarded == forwarded and first.read_text() == rows
+    paid = ("calls", "prompt_tokens", "completion_tokens", "cost_usd")  # what the artifact cost, once
+    assert [after[k] for k in paid] == [before[k] for k in paid] and before["calls"] > 0
+    assert (results / "tables" / "main.md").exists()
+    report = tmp_path / "report.html"
+    snakemake("paper", "--report", str(report), "--configfile", str(path), env=env)
     # the key is in no file the run left: results, the report, Snakemake's own logs of these runs
     snakemake_logs = [p for p in (REPO / ".snakemake" / "log").glob("*.log") if p.stat().st_mtime >= started]
     assert snakemake_logs and report.stat().st_size > 0
     for file in [*results.rglob("*"), report, *snakemake_logs]:
+        if file.is_file():
+            assert SECRET.encode() not in file.read_bytes(), file
+
+
+def test_killed_mid_llm_feedback_the_rerun_pays_nothing_twice(server, llm_run, tmp_path, monkeypatch):
+    """SIGKILL of the whole Snakemake process group while an LLM feedback job has been paid for
+    part of its requests; the same command again finishes, pays no answer twice (but the requests
+    in flight at the kill), and every artifact, ledgers included, is the uninterrupted run's (the
+    run starts from that run's rollouts)."""
+    from test_resume import assert_same_artifacts, kill_during, run_to_end
+
+    proxy, model = server
+    monkeypatch.setenv("TRIPOST_TEST_KEY", SECRET)
+    killed = tmp_path / "killed"
+    config = llm_workflow_config(proxy, model, killed, tmp_path / "killed-cache")  # a cache of its own
+    config["tripost"]["iterations"] = 1
+    configfile = write_config(tmp_path, "killed.yaml", config)
+    # what comes before the feedback job, from the uninterrupted run (modification times kept):
+    # Snakemake plans the feedback job and what follows it only
+    upstream = ["data", "models/date_understanding/tokenizer", "models/date_understanding/seed0/baseline",
+                "eval/date_understanding/seed0/baseline.pkl", "eval/date_understanding/seed0/baseline.json",
+                "tripost/date_understanding/seed0/tripost/iter1/rollouts.jsonl"]
+    for relative in upstream:
+        (killed / relative).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", str(llm_run[0] / relative), str(killed / relative)], check=True)
+    feedback = killed / "tripost/date_understanding/seed0/tripost/iter1/feedback.jsonl"
+    at_start: list[int] = []
+
+    def some_answers_cached() -> bool:  # the feedback job has been paid for part of its requests
+        at_start.append(proxy.forwarded) if not at_start else None
+        return proxy.forwarded >= at_start[0] + 3
+
+    with proxy.lock:  # the uninterrupted run asked the same requests (another cache): count this run's only
+        proxy.delivered.clear()
+    asked_again, before = proxy.asked_again, proxy.forwarded
+    kill_during(configfile, killed / "logs/feedback/date_understanding_seed0_tripost_iter1.log", feedback,
+                some_answers_cached)
+    run_to_end(configfile)
+    # answers received before the kill are not asked for again; at most the requests in flight at
+    # the kill (the expert's concurrency: 2) are sent a second time
+    assert proxy.asked_again - asked_again <= 2
+    assert_same_artifacts(killed, llm_run[0])  # ledgers included: the same calls, tokens, cost
+    paid = sum(json.loads(p.read_text())["calls"] for p in killed.rglob("*.ledger.json"))
+    assert paid > 0 and paid <= proxy.forwarded - before <= paid + 2
+    for file in killed.rglob("*"):
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
