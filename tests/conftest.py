@@ -75,14 +75,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# The fixtures that run the workflow end to end: a test that uses one is marked slow.
-END_TO_END_FIXTURES = {"micro_run", "llm_run", "cluster"}
+# The tests that run the workflow end to end, by the fixture or module they share, longest first:
+# each is marked slow, and each group runs on one worker of `pytest -n 2 --dist loadgroup` (its
+# shared run is made once), the groups first, so that the other worker runs the rest beside them.
+SHARED_RUNS = {"micro_run": "micro", "cluster": "slurm", "llm_run": "llm"}
+SHARED_MODULES = {"test_llm_expert": "llm", "test_deepspeed": "deepspeed"}  # a module-scoped fixture each
+GROUP_ORDER = ("micro", "slurm", "llm", "deepspeed")
+
+
+def shared_group(item: pytest.Item) -> str | None:
+    """The group of tests that share ``item``'s end-to-end run, if any."""
+    for fixture, group in SHARED_RUNS.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            return group
+    return SHARED_MODULES.get(item.module.__name__ if item.module else "")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+    groups = {item: shared_group(item) for item in items}
+    for item, group in groups.items():
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        if set(SHARED_RUNS) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: GROUP_ORDER.index(groups[item]) if groups[item] else len(GROUP_ORDER))
 
 
 def quick_config() -> dict:
