@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# pytest workers for `make test`: the end-to-end runs on one, the other tests beside them
+# pytest workers for `make test` (tests/conftest.py says which files go first)
 TEST_WORKERS ?= 2
 # More Snakemake arguments for `make run`, `make paper` and `make report`,
 # e.g. ARGS="--config 'seeds=[0]'" (one seed).
@@ -30,7 +30,7 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake paper --report results/report.html $(ARGS)
 
 test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, and a skip fails the suite
-	$(VENV)/bin/python -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadgroup tests
+	$(VENV)/bin/python -m pytest -q -rs --durations=25 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 # Without the end-to-end runs (tests marked slow): a few minutes, while working on the code.
 test-fast: fetch

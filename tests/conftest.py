@@ -75,30 +75,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# The tests that run the workflow end to end, by the fixture or module they share, longest first:
-# each is marked slow, and each group runs on one worker of `pytest -n 2 --dist loadgroup` (its
-# shared run is made once), the groups first, so that the other worker runs the rest beside them.
-SHARED_RUNS = {"micro_run": "micro", "cluster": "slurm", "llm_run": "llm"}
-SHARED_MODULES = {"test_llm_expert": "llm", "test_deepspeed": "deepspeed"}  # a module-scoped fixture each
-GROUP_ORDER = ("micro", "slurm", "llm", "deepspeed")
-
-
-def shared_group(item: pytest.Item) -> str | None:
-    """The group of tests that share ``item``'s end-to-end run, if any."""
-    for fixture, group in SHARED_RUNS.items():
-        if fixture in getattr(item, "fixturenames", ()):
-            return group
-    return SHARED_MODULES.get(item.module.__name__ if item.module else "")
+# The fixtures that run the workflow end to end: a test that uses one is marked slow.
+END_TO_END_FIXTURES = {"micro_run", "llm_run", "cluster"}
+# `make test` runs the suite on two workers, a file at a time (`pytest -n 2 --dist loadfile
+# --no-loadscope-reorder`); each worker starts with two files. These files go first, in this order:
+# one worker makes the shared micro run (test_resume) and goes on with what reads it
+# (test_workflow), the other runs SLURM and the LLM expert's workflow; the rest fills in beside them.
+FIRST_FILES = ("test_resume.py", "test_slurm.py", "test_workflow.py", "test_llm_expert.py", "test_deepspeed.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    groups = {item: shared_group(item) for item in items}
-    for item, group in groups.items():
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-        if set(SHARED_RUNS) & set(getattr(item, "fixturenames", ())):
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: GROUP_ORDER.index(groups[item]) if groups[item] else len(GROUP_ORDER))
+    items.sort(key=lambda item: FIRST_FILES.index(item.path.name) if item.path.name in FIRST_FILES
+               else len(FIRST_FILES))
 
 
 def quick_config() -> dict:
@@ -144,11 +135,18 @@ def job_counts(output: str) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def micro_run(tmp_path_factory) -> Path:
-    """The shared micro run's paper target, run once for the whole session; returns its results
-    folder. TRIPOST_MICRO_RESULTS names a folder to (re)use instead, when working on these tests;
-    Snakemake brings it up to date first."""
-    results = Path(os.environ.get("TRIPOST_MICRO_RESULTS") or tmp_path_factory.mktemp("micro") / "results")
-    snakemake("paper", "--cores", "2", "--configfile", *MICRO_CONFIGS, "--config", f"results={results}")
+    """The shared micro run's paper target, run once for the whole session (by whichever pytest
+    worker asks first; another waits for it); returns its results folder. TRIPOST_MICRO_RESULTS
+    names a folder to (re)use instead, when working on these tests; Snakemake brings it up to date
+    first."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder the workers' own folders share
+    results = Path(os.environ.get("TRIPOST_MICRO_RESULTS") or root / "micro" / "results")
+    with FileLock(str(root / "micro.lock")):  # the second asker finds the run done: nothing to do
+        snakemake("paper", "--cores", "2", "--configfile", *MICRO_CONFIGS, "--config", f"results={results}")
     return results
 
 
