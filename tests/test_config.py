@@ -96,7 +96,20 @@ def _snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
 
 
-REAL_RUNS = [c for c in CASES if c[0] != "results"] + [("__no_results__", None, "results: a run with --configfile")]
+# Through Snakemake itself (YAML written and read back, the check before any job): one case of each
+# kind of check, at its deepest key path; the in-process test above covers every case.
+REAL_RUN_PATHS = (
+    "overrides.iterations.2.epochz",                            # unknown key, under an integer key
+    "recipe.variants.lr1e-5.tripost.training.lr",               # wrong type
+    "tasks",                                                    # not one of the registry's names
+    "overrides.tasks.word_sorting.baseline.training.batch_size",  # below the minimum
+    "overrides.tasks.date_understanding.tripost.training.lr",   # not finite (YAML's -.inf)
+    "overrides.tasks.logical_deduction.model.scratch.num_heads",  # the model's shape
+    "core_seeds",                                               # more than the seeds listed
+    "model.name_or_path",                                       # no such folder
+)
+REAL_RUNS = ([c for c in CASES if c[0] in REAL_RUN_PATHS]
+             + [("__no_results__", None, "results: a run with --configfile")])
 
 
 @pytest.mark.parametrize("path,value,named", REAL_RUNS, ids=[c[0] for c in REAL_RUNS])
