@@ -118,6 +118,23 @@ def test_fitted_rows_finish_at_different_steps_and_still_equal_transformers_gene
     assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=60)
 
 
+def test_the_filled_static_cache_attends_over_what_was_written_and_decodes_as_the_whole_buffer(monkeypatch):
+    cache = generation.filled_static_cache(setup()[0].config, 40)
+    keys = torch.randn(3, 2, 5, 16)
+    read, _ = cache.update(keys, keys.clone(), 0)
+    assert read.shape[2] == 5 and torch.equal(read, keys) and cache.layers[0].keys.shape[2] == 40
+    assert cache.layers[0].get_mask_sizes(1) == (6, 0)  # the next step's query sees 5 + itself
+    model, tokenizer = fitted_model()
+    prompts = list(FITTED) * 3  # rows that finish at different steps leave the batch
+    cfg = replace(CFG, batch_size=12, max_new_tokens=60)
+    ours = generate(model, tokenizer, prompts, cfg, seed=0)
+    # transformers' own StaticCache: attention over the whole buffer, the masked tail included
+    from transformers import StaticCache
+    monkeypatch.setattr(generation, "filled_static_cache",
+                        lambda config, max_cache_len: StaticCache(config=config, max_cache_len=max_cache_len))
+    assert generate(model, tokenizer, prompts, cfg, seed=0) == ours
+
+
 def test_a_row_ends_after_the_first_line_the_reader_rejects():
     model, tokenizer = fitted_model()
     asked = []

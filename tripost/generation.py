@@ -1,7 +1,8 @@
 """Batched generation with the KV cache, prompts grouped by length.
 
-A plain decoding loop over the model's own forward with a ``StaticCache`` (allocated once per
-batch, so a step does not copy the whole cache as a growing cache does): for the small default
+A plain decoding loop over the model's own forward with a static KV cache (allocated once per
+batch, so a step does not copy the whole cache as a growing cache does) that attends over its
+filled part only (a step costs the tokens so far, not the whole buffer): for the small default
 model the per-step overhead of ``model.generate`` costs more than the model itself, and large
 batches amortise the per-step cost. Greedy, or sampling with temperature and top-p.
 
@@ -19,7 +20,8 @@ from contextlib import nullcontext
 
 import torch
 from tqdm import tqdm
-from transformers import DynamicCache, StaticCache
+from transformers import DynamicCache
+from transformers.cache_utils import Cache, StaticLayer
 
 from tripost.job_settings import DecodingSettings
 from tripost.model import use_bf16
@@ -51,6 +53,26 @@ def in_loop(recent: torch.Tensor) -> torch.Tensor:
     for period in range(1, width // 4 + 1):
         looping |= (recent[:, period:] == recent[:, :-period]).all(dim=1)
     return looping
+
+
+class FilledStaticLayer(StaticLayer):
+    """A static cache layer (one buffer, written in place) whose attention reads only the
+    positions written so far. transformers' ``StaticLayer`` hands the whole buffer to attention,
+    so a step's attention costs the longest prompt plus ``max_new_tokens`` however few tokens
+    exist yet; the masked tail adds nothing to the result but its cost."""
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        keys, values = super().update(key_states, value_states, *args, **kwargs)
+        filled = int(self.cumulative_length)
+        return keys[:, :, :filled], values[:, :, :filled]
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return int(self.cumulative_length) + query_length, 0
+
+
+def filled_static_cache(config, max_cache_len: int) -> Cache:
+    """One ``FilledStaticLayer`` of ``max_cache_len`` positions per layer of the model."""
+    return Cache(layers=[FilledStaticLayer(max_cache_len) for _ in range(config.num_hidden_layers)])
 
 
 def _prefill(model, input_ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor, cache,
@@ -95,7 +117,7 @@ def decode_batch(model, input_ids: torch.Tensor, attention: torch.Tensor, room: 
     # bf16 autocast writes bf16 keys into an fp32 static cache, which fails: keep a growing cache then
     autocast = torch.is_autocast_enabled(input_ids.device.type)
     cache = (DynamicCache(config=model.config) if autocast
-             else StaticCache(config=model.config, max_cache_len=input_ids.size(1) + room))
+             else filled_static_cache(model.config, max_cache_len=input_ids.size(1) + room))
     past, logits = _prefill(model, input_ids, attention, positions, cache)
     last_position = positions[:, -1:]
     table = torch.full((input_ids.size(0), room), eos_id, dtype=torch.long)
