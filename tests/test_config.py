@@ -4,10 +4,7 @@ matrix below runs `snakemake` for real (not a dry run) on each and checks that n
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -25,7 +22,7 @@ from tripost.settings import (
     task_config,
 )
 
-from conftest import REPO, quick_config
+from conftest import REPO, quick_config, snakemake
 
 SCHEMA = load_schema(REPO / "schemas" / "config.schema.yaml")
 QUICK = quick_config()
@@ -91,9 +88,9 @@ def test_command_line_strings_are_read_as_the_schema_types():
     assert config_errors(config, SCHEMA) == ["tripost.iterations: 'two' is not of type 'integer'"]
 
 
-def _snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "core", "--cores", "1", *args], cwd=cwd,
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+def _snakemake(*args: str) -> subprocess.CompletedProcess:
+    """The core target with ``args``, its outcome whatever it is."""
+    return snakemake("core", "--cores", "1", *args, check=False)
 
 
 # Through Snakemake itself (YAML written and read back, the check before any job): one case of each

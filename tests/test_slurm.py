@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 import slurm_cluster
-from conftest import REPO, quick_config
+from conftest import quick_config, snakemake, write_config
 from test_workflow import assert_iterations_train_on_what_they_collected
 
 # The tasks besides the shared micro run's; logical deduction's micro model edits and trains on
@@ -61,12 +60,10 @@ def test_the_micro_config_runs_through_slurm(cluster, tmp_path):
     config["tripost"]["iterations"] = 1
     # nothing here asserts that word sorting's micro model learns: a quarter of its extra questions
     config["data"]["word_sorting"]["n_extra_train"] = 100
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    env = dict(cluster.env, PYTHONPATH=str(REPO))
+    configfile = write_config(tmp_path, "config.yaml", config)
     started = time.time()
-    run = subprocess.run([sys.executable, "-m", "snakemake", "core", "--profile", "profiles/slurm",
-                          "--configfile", str(tmp_path / "config.yaml")],
-                         cwd=REPO, capture_output=True, text=True, env=env)
+    run = snakemake("core", "--profile", "profiles/slurm", "--configfile", str(configfile), check=False,
+                    env=cluster.env)
     seconds = time.time() - started
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:] + cluster.log_tail()
