@@ -51,7 +51,7 @@ def main() -> None:
         model = build_scratch_model(tokenizer, arch, seed=0)
         cfg = TrainingSettings(epochs=1, lr=1e-3, lr_scheduler="cosine", warmup_ratio=0.0, weight_decay=0.0,
                                max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=1024, bf16=precision == "bf16",
-                               deepspeed=args.deepspeed)
+                               deepspeed=args.deepspeed, compile_min_tokens=None)
         with tempfile.TemporaryDirectory() as tmp:
             stats = train(model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)
         memory = stats["speed"]["peak_gpu_memory_gib"]

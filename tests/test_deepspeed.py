@@ -39,7 +39,8 @@ model = build_scratch_model(tokenizer, ScratchModelSettings(32, 64, 1, 2, 128), 
 rows = [{"text": TEXT, "prompt_chars": len(PROMPT), "weight_start": TEXT.index("\\nFeedback:")}] * 16
 before = loss_on_text(model, tokenizer)
 cfg = TrainingSettings(epochs=8, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0, weight_decay=0.0,
-                       max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=64, bf16=True, deepspeed=ds_config)
+                       max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=64, bf16=True, deepspeed=ds_config,
+                       compile_min_tokens=None)
 stats = train(model, tokenizer, rows, out, cfg, weight=1.5, seed=0)
 print("RESULT " + json.dumps({"before": before, "stats": stats}))
 """

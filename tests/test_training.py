@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 
 import torch
+from safetensors.torch import load_file
 
 import tripost.model
 from tripost.generation import generate
 from tripost.job_settings import TrainingSettings
 from tripost.model import build_scratch_model
 from tripost.tokenizer import train_tokenizer
-from tripost.training import IGNORE, Collator, encode_example, mask_before_weighted, train, weighted_loss
+from tripost.training import (
+    IGNORE,
+    Collator,
+    encode_example,
+    mask_before_weighted,
+    train,
+    weighted_loss,
+    worth_compiling,
+)
 
 from conftest import decoding_settings, scratch_model, training_settings
 
@@ -99,6 +109,32 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     assert stats["examples"] == 16 and stats["dropped_too_long"] == 0
     assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "tokenizer.json").exists()
     assert loss_now() < 0.5 * before
+
+
+def test_a_compiled_model_trains_like_the_eager_one_and_saves_under_the_same_names(tmp_path):
+    tokenizer = tiny_tokenizer()
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    rows = [{"text": prompt + "\n(1) xy" + " xy" * k, "prompt_chars": len(prompt), "weight_start": None}
+            for k in range(8)] * 2  # rows of several lengths: batches of several shapes
+    cfg = training_settings(max_length=128, epochs=2, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0,
+                            weight_decay=0.0, bf16=False)
+    stats = {}
+    for name, min_tokens in (("eager", None), ("compiled", 1)):
+        model = build_scratch_model(tokenizer, ARCH, seed=0)
+        settings = dataclasses.replace(cfg, compile_min_tokens=min_tokens)
+        stats[name] = train(model, tokenizer, rows, tmp_path / name, settings, weight=1.0, seed=0)
+    assert (stats["eager"]["compiled"], stats["compiled"]["compiled"]) == (False, True)
+    # the same optimisation, up to the fused kernels' rounding
+    assert abs(stats["compiled"]["train_loss"] - stats["eager"]["train_loss"]) < 1e-3 * stats["eager"]["train_loss"]
+    eager, compiled = (load_file(tmp_path / name / "model.safetensors") for name in ("eager", "compiled"))
+    assert eager.keys() == compiled.keys()
+    assert all(torch.allclose(eager[key], compiled[key], atol=1e-4) for key in eager)
+
+
+def test_compile_only_where_the_job_trains_on_enough_tokens():
+    assert worth_compiling(training_settings(epochs=2, compile_min_tokens=1000), 500)
+    assert not worth_compiling(training_settings(epochs=1, compile_min_tokens=1000), 999)
+    assert not worth_compiling(training_settings(compile_min_tokens=None), 10**9)
 
 
 def bf16_rows_and_cfg() -> tuple[list[dict], TrainingSettings]:

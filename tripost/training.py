@@ -130,6 +130,11 @@ def deepspeed_process_env() -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
 
 
+def worth_compiling(cfg: TrainingSettings, tokens_per_epoch: int) -> bool:
+    """Whether the job trains on enough tokens (``compile_min_tokens``) for ``torch.compile`` to pay."""
+    return cfg.compile_min_tokens is not None and tokens_per_epoch * cfg.epochs >= cfg.compile_min_tokens
+
+
 def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettings, weight: float, seed: int) -> dict:
     """Fine-tune ``model`` on ``rows``; save model and tokenizer to ``out_dir``. Returns stats."""
     items, dropped = encode_dataset(tokenizer, rows, weight, cfg.max_length)
@@ -137,6 +142,12 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
         raise ValueError("no training example fits in training.max_length tokens")
     if cfg.deepspeed:
         deepspeed_process_env()
+    n_tokens = sum(len(i["input_ids"]) for i in items)
+    compiled = worth_compiling(cfg, n_tokens)
+    if compiled:
+        # in place: the module keeps its parameter names, so it saves as it would uncompiled;
+        # dynamic shapes, since every length-grouped batch has its own length
+        model.compile(dynamic=True)
     bf16 = use_bf16(cfg.bf16, job_device())
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
@@ -173,12 +184,12 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
     trainer.save_model(str(out_dir))
     (out_dir / "training_args.bin").unlink(missing_ok=True)  # the Trainer's pickled arguments: paths of this run only
     tokenizer.save_pretrained(str(out_dir))
-    n_tokens = sum(len(i["input_ids"]) for i in items)
     seconds = result.metrics.get("train_runtime") or 0.0
     return {
         "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
         "deepspeed": cfg.deepspeed or None,
         "precision": "bf16 autocast" if bf16 else "fp32",
+        "compiled": compiled,
         "zero_stage": trainer.accelerator.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else None,
         "examples": len(items),
         "dropped_too_long": dropped,
