@@ -5,7 +5,8 @@
 The same scratch model (config.yaml's `model.scratch`), tokenizer and multistep-arithmetic gold
 rationales for every side:
 
-- training: `training.train` (our collator, length-grouped batches, weighted loss) against a
+- training: `training.train` (our collator, length-grouped batches, weighted loss), eager and
+  compiled (`compile_min_tokens: 0`; its tokens/s include the compile time), against a
   plain `transformers.Trainer` with `DataCollatorForLanguageModeling` (pad to the longest row of
   a random batch), one epoch each at config.yaml's baseline settings; tokens/s counts real tokens
   (no padding), and MFU is 6 x parameters x tokens/s over the matmul rate measured here;
@@ -19,6 +20,7 @@ Run it on a quiet machine: the ratios are what carries over between machines.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import tempfile
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="rows a decoding batch")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precisions", default="bf16,fp32", help="of these, the ones this CPU computes natively")
     parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,19 +111,25 @@ def main() -> None:
     arch = from_params(ScratchModelSettings, config["model"]["scratch"])
     figures: dict = {"machine_threads": args.threads, "rows": len(rows)}
     precisions = ["bf16", "fp32"] if native_bf16(torch.device("cpu")) else ["fp32"]
-    for precision in precisions:
+    for precision in [p for p in precisions if p in args.precisions.split(",")]:
         peak = matmul_rate(torch.bfloat16 if precision == "bf16" else torch.float32)
         settings = {**config["baseline"]["training"], "epochs": 1, "bf16": precision == "bf16"}
         cfg = from_params(TrainingSettings, settings)
         ours_model = build_scratch_model(tokenizer, arch, seed=0)
         with tempfile.TemporaryDirectory() as tmp:
-            ours = train(ours_model, tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)["speed"]["tokens_per_second"]
+            ours = train(ours_model, tokenizer, rows, Path(tmp), dataclasses.replace(cfg, compile_min_tokens=None),
+                         weight=1.0, seed=0)["speed"]["tokens_per_second"]
+        with tempfile.TemporaryDirectory() as tmp:  # the compile time included, as a job sees it
+            compiled = train(build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows, Path(tmp),
+                             dataclasses.replace(cfg, compile_min_tokens=0), weight=1.0,
+                             seed=0)["speed"]["tokens_per_second"]
         plain = plain_trainer_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, texts, cfg,
                                    bf16=precision == "bf16")
         flops_per_token = 6 * parameter_count(ours_model)
         figures[f"train_{precision}"] = {
             "ours_tokens_per_s": round(ours), "plain_trainer_tokens_per_s": round(plain),
             "ratio": round(ours / plain, 2),
+            "ours_compiled_tokens_per_s": round(compiled), "compiled_ratio": round(compiled / plain, 2),
             "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
             "plain_mfu": round(plain * flops_per_token / peak, 3)}
     trained = ours_model.eval()  # fp32 weights, whatever the training's autocast
