@@ -118,12 +118,16 @@ def test_a_compiled_model_trains_like_the_eager_one_and_saves_under_the_same_nam
             for k in range(8)] * 2  # rows of several lengths: batches of several shapes
     cfg = training_settings(max_length=128, epochs=2, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0,
                             weight_decay=0.0, bf16=False)
-    stats = {}
+    stats, models = {}, {}
     for name, min_tokens in (("eager", None), ("compiled", 1)):
-        model = build_scratch_model(tokenizer, ARCH, seed=0)
+        models[name] = build_scratch_model(tokenizer, ARCH, seed=0)
         settings = dataclasses.replace(cfg, compile_min_tokens=min_tokens)
-        stats[name] = train(model, tokenizer, rows, tmp_path / name, settings, weight=1.0, seed=0)
+        stats[name] = train(models[name], tokenizer, rows, tmp_path / name, settings, weight=1.0, seed=0)
     assert (stats["eager"]["compiled"], stats["compiled"]["compiled"]) == (False, True)
+    # regional: each decoder layer is compiled, the model around them is not
+    compiled_modules = {name for name, module in models["compiled"].named_modules()
+                        if getattr(module, "_compiled_call_impl", None) is not None}
+    assert compiled_modules == {f"model.layers.{i}" for i in range(ARCH.num_layers)}
     # the same optimisation, up to the fused kernels' rounding
     assert abs(stats["compiled"]["train_loss"] - stats["eager"]["train_loss"]) < 1e-3 * stats["eager"]["train_loss"]
     eager, compiled = (load_file(tmp_path / name / "model.safetensors") for name in ("eager", "compiled"))

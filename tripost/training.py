@@ -135,6 +135,21 @@ def worth_compiling(cfg: TrainingSettings, tokens_per_epoch: int) -> bool:
     return cfg.compile_min_tokens is not None and tokens_per_epoch * cfg.epochs >= cfg.compile_min_tokens
 
 
+def compile_blocks(model) -> None:
+    """``torch.compile`` each of the model's repeated blocks (its decoder layers: the classes
+    ``_no_split_modules`` names), in place, with dynamic shapes since every length-grouped batch
+    has its own length. Regional: the embedding, the rotary table, the final norm and the head
+    stay eager, and so does the autocast the Trainer wraps around the forward. The module keeps its
+    parameter names, so it saves as it would uncompiled. (Compiling the whole model trained the
+    arithmetic baseline to a worse loss, docs/recipe.md, sessions 16-17.)"""
+    names = set(getattr(model, "_no_split_modules", None) or ())
+    blocks = [module for module in model.modules() if type(module).__name__ in names]
+    if not blocks:
+        raise ValueError(f"{type(model).__name__} names no repeated block (_no_split_modules) to compile")
+    for block in blocks:
+        block.compile(dynamic=True)
+
+
 def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettings, weight: float, seed: int) -> dict:
     """Fine-tune ``model`` on ``rows``; save model and tokenizer to ``out_dir``. Returns stats."""
     items, dropped = encode_dataset(tokenizer, rows, weight, cfg.max_length)
@@ -145,9 +160,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
     n_tokens = sum(len(i["input_ids"]) for i in items)
     compiled = worth_compiling(cfg, n_tokens)
     if compiled:
-        # in place: the module keeps its parameter names, so it saves as it would uncompiled;
-        # dynamic shapes, since every length-grouped batch has its own length
-        model.compile(dynamic=True)
+        compile_blocks(model)
     bf16 = use_bf16(cfg.bf16, job_device())
     args = TrainingArguments(
         output_dir=str(out_dir / "trainer"),
