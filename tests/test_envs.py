@@ -65,3 +65,23 @@ def test_every_rule_that_runs_code_names_an_existing_environment():
     for rule in ("baseline", "tripost_checkpoint", "evaluate", "rollouts", "lmsi", "answer_only", "lmsi_samples"):
         assert rules[rule] in torch_envs, rule
     assert rules["tables"] == rules["figures"] == "plots" and rules["feedback"] == "data"
+
+
+
+def test_local_folders_stay_out_of_git_even_as_links(tmp_path):
+    """A second checkout that links ``.venv``, ``.cache`` and ``results`` to the first one's must
+    not commit the links: pulling them into the first would replace its folders with links."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    shutil.copy(REPO / ".gitignore", tmp_path / ".gitignore")
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    for name in (".venv", ".cache", "results"):
+        (tmp_path / name).symlink_to(target)
+    listed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert {".venv", ".cache", "results"}.isdisjoint(listed), listed
