@@ -39,8 +39,8 @@ class TrainingSettings:
     bf16: bool = field(metadata=_help("bf16 autocast where the device computes bf16 natively"))
     deepspeed: str | None = field(metadata=_help("path of a DeepSpeed JSON config (GPU runs); null: none"))
     compile_min_tokens: int | None = field(metadata=_help(
-        "torch.compile the model when the job trains on at least this many tokens (epochs x tokens "
-        "per epoch), where the compile time pays; null: never"))
+        "torch.compile each decoder layer when the job trains on at least this many tokens (epochs x "
+        "tokens per epoch), where the compile time pays; null: never"))
 
 
 @dataclass(frozen=True)
