@@ -5,6 +5,8 @@ tests run on, so the environments are never built here: see the README.)"""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -67,13 +69,9 @@ def test_every_rule_that_runs_code_names_an_existing_environment():
     assert rules["tables"] == rules["figures"] == "plots" and rules["feedback"] == "data"
 
 
-
 def test_local_folders_stay_out_of_git_even_as_links(tmp_path):
     """A second checkout that links ``.venv``, ``.cache`` and ``results`` to the first one's must
     not commit the links: pulling them into the first would replace its folders with links."""
-    import shutil
-    import subprocess
-
     if shutil.which("git") is None:
         pytest.skip("no git")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
