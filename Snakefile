@@ -45,6 +45,13 @@ rule core:
         core_targets(),
 
 
+# Every checkpoint's test evaluation for the configured seeds, without the tables: the paper
+# target one seed at a time (`snakemake evaluations --config 'seeds=[1]'`), then `snakemake paper`.
+rule evaluations:
+    input:
+        eval_pickles(),
+
+
 # The recipe's experiments on the validation split (docs/recipe.md).
 rule recipe:
     input:

@@ -177,6 +177,21 @@ def test_core_target_is_the_first_seeds_main_run(micro_run):
     assert len(tripost) and (tripost["n"] == 2).all() and tripost["p_worse"].between(0, 1).all()
 
 
+def test_a_new_seed_is_planned_by_the_evaluations_target_whatever_the_tables(micro_run):
+    """The paper target one seed at a time: with the tables of earlier seeds there and the
+    input-set trigger unavailable (here: mtime only), `paper` for a new seed plans nothing, since
+    Snakemake does not rerun an existing output for its missing inputs; `evaluations` plans the
+    seed's every job and none of the report's."""
+    new_seed = ("--rerun-triggers", "mtime", *MICRO, "--config", f"results={micro_run}", "seeds=[2]")
+    planned = snakemake("paper", "-n", *new_seed)
+    assert "Nothing to be done" in planned.stdout + planned.stderr
+    counts = job_counts(snakemake("evaluations", "-n", *new_seed).stdout)
+    assert counts["baseline"] == counts["lmsi"] == counts["answer_only"] == 1
+    # a seed's nine checkpoints (test_micro_run_builds_every_checkpoint_and_evaluation) and answer-only
+    assert counts["evaluate"] == 9 and counts["evaluate_answer_only"] == 1
+    assert not set(counts) & {"tables", "figures", "results_page", "runtimes", "paper"}
+
+
 def test_changing_one_iteration_reruns_only_what_depends_on_it(micro_run, tmp_path):
     path = changed_micro_config(tmp_path, "changed.yaml", lambda c: c.update(
         results=str(micro_run), overrides={"iterations": {2: {"improve_data_ratio": 2.0}}}))
