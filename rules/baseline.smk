@@ -9,6 +9,7 @@ rule baseline:
         extra_train=split_file("{task}", "extra_train"),
         rationales=f"{R}/data/{{task}}/rationales.jsonl",
         tokenizer=tokenizer_dir,
+        pretrained=pretrained_model,
     output:
         directory(model_dir("{task}", "{seed}", "baseline")),
     log:
@@ -37,6 +38,7 @@ rule answer_only:
         train=split_file("{task}", "train"),
         extra_train=split_file("{task}", "extra_train"),
         tokenizer=tokenizer_dir,
+        pretrained=pretrained_model,
     output:
         directory(model_dir("{task}", "{seed}", "answer_only")),
     log:

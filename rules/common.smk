@@ -1,7 +1,9 @@
 # Paths, settings and input functions shared by every rule.
 import functools  # noqa: E402
+from pathlib import Path  # noqa: E402
 from tripost import plan  # noqa: E402
 from tripost.job_settings import as_params  # noqa: E402
+from tripost.pretrained import PRETRAINED, model_folder  # noqa: E402
 from tripost.settings import expert_params, task_config  # noqa: E402
 from tripost.tasks import bigbench_files, get_task  # noqa: E402
 
@@ -68,6 +70,12 @@ def bigbench_sources(wildcards):
 
 def tokenizer_dir(wildcards):
     return [f"{R}/models/{wildcards.task}/tokenizer"] if SCRATCH else []
+
+
+def pretrained_model(wildcards):
+    """The converted folder of a pretrained model named by its short name (none otherwise)."""
+    name = config["model"]["name_or_path"]
+    return [str(model_folder(Path(config["model"]["cache"]), name))] if name in PRETRAINED else []
 
 
 def model_dir(task, seed, checkpoint):

@@ -1,4 +1,5 @@
-# Raw splits, gold rationales and the scratch model's tokenizer.
+# The BIG-Bench files and pretrained models (fetched once into caches), raw splits, gold rationales
+# and the scratch model's tokenizer.
 
 
 rule fetch_bigbench:
@@ -16,6 +17,25 @@ rule fetch_bigbench:
         runtime=30,
     script:
         "../scripts/fetch_bigbench.py"
+
+
+rule fetch_pretrained:
+    output:
+        directory(f"{config['model']['cache']}/{{pretrained}}"),
+    log:
+        f"{R}/logs/fetch_pretrained/{{pretrained}}.log",
+    benchmark:
+        f"{R}/benchmarks/fetch_pretrained/{{pretrained}}.tsv"
+    wildcard_constraints:
+        pretrained="|".join(PRETRAINED),
+    conda:
+        "../envs/training.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/fetch_pretrained.py"
 
 
 rule synthetic_bigbench:

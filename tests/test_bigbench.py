@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from tripost import bigbench
+from tripost import bigbench, pypi
 from tripost.tasks import bigbench_files, get_task
 
 
@@ -19,7 +19,7 @@ def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_TIMEOUT", "2")
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    with pytest.raises(bigbench.FetchError) as error:
+    with pytest.raises(pypi.FetchError) as error:
         bigbench.fetch_task_files(tmp_path / "cache", bigbench_files())
     message = str(error.value)
     assert "pip download --no-deps --no-binary :all: bigbench==1.0.0" in message
@@ -34,7 +34,7 @@ def test_wrong_archive_is_refused(tmp_path):
         info = tarfile.TarInfo(bigbench.MEMBER_PREFIX + "word_sorting/task.json")
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
-    with pytest.raises(bigbench.FetchError, match="sha256"):
+    with pytest.raises(pypi.FetchError, match="sha256"):
         bigbench.fetch_task_files(cache, bigbench_files())
     assert not (cache / "word_sorting" / "task.json").exists()
 

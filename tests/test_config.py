@@ -65,7 +65,9 @@ CASES = [
      "overrides.tasks.logical_deduction.model.scratch.num_heads: hidden_size"),
     ("core_seeds", 9, "core_seeds: 9 but only 2 seeds are listed"),
     ("results", "", "results: '' should be non-empty"),
-    ("model.name_or_path", "/nonexistent/model", "model.name_or_path: /nonexistent/model is not a folder"),
+    ("model.name_or_path", "/nonexistent/model",
+     "model.name_or_path: /nonexistent/model is not a folder (a local model path must exist; short names of "
+     "pretrained models: smollm2-135m)"),
 ]
 
 

@@ -1,7 +1,7 @@
 """Train and inference see the same text: for every task and every prompt kind (first attempt,
 feedback, updated answer), the token ids of the inference prompt are a prefix of the token ids
 of the training text that continues it — with the scratch tokenizer and with a byte-level BPE
-like a pretrained model's (trained here by the ``tokenizers`` library)."""
+like a pretrained model's (trained here by the ``tokenizers`` library) and with SmolLM2's own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from tripost import expert, io, stages
 from tripost.improvement_data import sft_rows
@@ -105,3 +105,8 @@ def test_inference_prompts_are_token_prefixes_with_the_scratch_tokenizer(task_te
 def test_inference_prompts_are_token_prefixes_with_a_byte_level_bpe(task_texts):
     task, trajectories, texts = task_texts
     _check_prefixes(byte_level_bpe(texts), task, trajectories)
+
+
+def test_inference_prompts_are_token_prefixes_with_smollm2s_tokenizer(task_texts, smollm2):
+    task, trajectories, _ = task_texts
+    _check_prefixes(AutoTokenizer.from_pretrained(smollm2), task, trajectories)

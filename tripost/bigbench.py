@@ -6,71 +6,31 @@ reads (``Task.bigbench_files``) and makes their synthetic stand-ins (``Task.synt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from tripost.pypi import Distribution, fetch
+
 SDIST = "bigbench-1.0.0.tar.gz"
 SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
+DISTRIBUTION = Distribution("bigbench==1.0.0", SDIST, SDIST_SHA256, source=True)
 MEMBER_PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
-
-
-class FetchError(RuntimeError):
-    pass
-
-
-def offline_help(cache: Path) -> str:
-    return (
-        f"On a machine with access to PyPI run\n"
-        f"    pip download --no-deps --no-binary :all: bigbench==1.0.0 -d DIR\n"
-        f"and copy DIR/{SDIST} (sha256 {SDIST_SHA256}) to {cache / SDIST}; "
-        f"the workflow then extracts the task files from it without a network."
-    )
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_sdist(directory: Path) -> Path:
-    """``pip download`` the source distribution into ``directory``."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "bigbench==1.0.0", "-d", str(directory)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    path = directory / SDIST
-    if result.returncode != 0 or not path.exists():
-        raise FetchError(f"could not download bigbench==1.0.0 from PyPI:\n{result.stderr[-2000:]}")
-    return path
 
 
 def fetch_task_files(cache: Path, files: Iterable[str]) -> dict[str, Path]:
     """The task JSON files (paths inside ``bigbench/benchmark_tasks``) under ``cache``,
-    downloading and extracting them if needed."""
+    downloading and extracting them if needed (a user without a network puts the source
+    distribution at ``cache/SDIST``)."""
     cache.mkdir(parents=True, exist_ok=True)
     wanted = {rel: cache / rel for rel in files}
     if all(p.exists() for p in wanted.values()):
         return wanted
-    local = cache / SDIST
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        if local.exists():
-            sdist = local
-        else:
-            try:
-                sdist = download_sdist(Path(tmp))
-            except FetchError as error:
-                raise FetchError(f"{error}\n{offline_help(cache)}") from error
-        if sha256(sdist) != SDIST_SHA256:
-            raise FetchError(f"{sdist} does not have the expected sha256 {SDIST_SHA256}.\n{offline_help(cache)}")
+        sdist = fetch(DISTRIBUTION, cache / SDIST, Path(tmp))
         with tarfile.open(sdist) as archive:
             for rel in wanted:
                 member = archive.getmember(MEMBER_PREFIX + rel)

@@ -69,7 +69,8 @@ class ScratchModelSettings:
 class ModelSettings:
     """M: a pretrained model, or a scratch one on the task's own tokenizer."""
 
-    name_or_path: str | None = field(metadata=_help("a local model folder or hub name; null: the scratch model"))
+    name_or_path: str | None = field(metadata=_help(
+        "a local model folder or hub name (a short name: its converted folder); null: the scratch model"))
     scratch: ScratchModelSettings = field(metadata=_help("the scratch model's shape"))
 
 

@@ -26,6 +26,7 @@ from tripost.job_settings import (
     TrainingSettings,
     from_params,
 )
+from tripost.pretrained import local_name_or_path
 from tripost.settings import canonical, iteration_config, merged, task_config
 
 MAIN_RUN = "tripost"
@@ -135,7 +136,8 @@ def resolve(config: dict[str, Any], task: str, run: str = MAIN_RUN, iteration: i
     baselines = tc["baselines"]
     return Resolved(
         iteration=iteration,
-        model=from_params(ModelSettings, {k: tc["model"][k] for k in ("name_or_path", "scratch")}, "model."),
+        model=from_params(ModelSettings, {"name_or_path": local_name_or_path(tc["model"]),
+                                          "scratch": tc["model"]["scratch"]}, "model."),
         baseline=from_params(TrainingSettings, tc["baseline"]["training"], "baseline.training."),
         tripost=from_params(IterationSettings, run_config(config, task, run, iteration), "tripost."),
         evaluation=from_params(DecodingSettings, tc["evaluation"], "evaluation."),

