@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 from test_generation import assert_equals_transformers_generate
 from transformers import LlamaForCausalLM
@@ -47,6 +48,7 @@ def test_the_wheel_converts_to_a_llama_with_its_bpe_tokenizer(smollm2):
     assert len(ids) < len(TEXT) / 2  # sub-words, not characters
 
 
+@pytest.mark.slow  # a 135M model on CPU: tens of seconds
 def test_the_weighted_loss_trains_the_pretrained_model(smollm2, tmp_path):
     model, tokenizer = load(smollm2)
     item = Collator(tokenizer.pad_token_id)([encode_example(tokenizer, TEXT, len(PROMPT), TEXT.index("\nFeedback:"),
@@ -66,6 +68,7 @@ def test_the_weighted_loss_trains_the_pretrained_model(smollm2, tmp_path):
     assert loss(trained) < 0.5 * before
 
 
+@pytest.mark.slow
 def test_batched_generation_equals_transformers_generate(smollm2):
     model, tokenizer = load(smollm2)
     prompts = ["Q: 12 + 7 =", PROMPT, "Feedback:"]  # of three lengths: one left-padded batch
