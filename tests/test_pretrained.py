@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 import torch
 from test_generation import assert_equals_transformers_generate
 from transformers import LlamaForCausalLM
 
-from tripost import plan
+from tripost import io, plan
 from tripost.generation import generate
 from tripost.model import load, parameter_count
 from tripost.pretrained import local_name_or_path
 from tripost.training import Collator, encode_example, train, weighted_loss
 
 from conftest import decoding_settings, job_counts, quick_config, snakemake, training_settings, write_config
+from test_workflow import assert_iterations_train_on_what_they_collected
 
 PROMPT = "Q: Sort the following words alphabetically: List: pear apple fig\nAnswer: Let's think step by step.\n"
 TEXT = PROMPT + "(1) apple fig pear\nFeedback: Step (1) is correct. The final response is also correct."
@@ -77,3 +79,30 @@ def test_batched_generation_equals_transformers_generate(smollm2):
     assert all(ours)  # every row generated something
     assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=8)
 
+
+
+@pytest.mark.slow
+def test_the_core_target_runs_end_to_end_with_smollm2(smollm2, tmp_path):
+    """The `core` target with M = SmolLM2-135M on a few word-sorting questions (one iteration):
+    every job loads the converted model or a checkpoint of it, and the table comes out."""
+    results = tmp_path / "results"
+    config = quick_config() | {"results": str(results), "seeds": [0], "tasks": ["word_sorting"]}
+    config["bigbench"]["synthetic_examples"] = 50  # the fewest: a dozen training lists
+    config["data"]["word_sorting"] |= {"n_extra_train": 0, "n_val_extra": 0,
+                                       "test_per_bucket": {"seen": 2, "unseen": 2}}
+    config["model"] = {**config["model"], "name_or_path": "smollm2-135m", "cache": str(smollm2.parent)}
+    config["baseline"]["training"] |= {"epochs": 2, "lr": 1e-4, "warmup_ratio": 0.0}
+    config["tripost"] |= {"iterations": 1, "collect_window": 10}
+    config["tripost"]["rollout"]["max_new_tokens"] = config["evaluation"]["max_new_tokens"] = 64
+    run = snakemake("core", "--cores", "2", "--configfile", str(write_config(tmp_path, "config.yaml", config)))
+    assert "fetch_pretrained" not in job_counts(run.stdout + run.stderr)  # the fixture's folder, reused
+    baseline = results / "models" / "word_sorting" / "seed0" / "baseline"
+    trained, tokenizer = load(baseline)
+    assert trained.config.num_hidden_layers == 30 and len(tokenizer) == 49152  # SmolLM2, not a scratch model
+    assert not (results / "models" / "word_sorting" / "tokenizer").exists()
+    test = {r["id"] for r in io.read_jsonl(results / "data" / "word_sorting" / "test.jsonl")}
+    for name in ("baseline", "tripost/iter1"):
+        frame = pd.read_pickle(results / "eval" / "word_sorting" / "seed0" / f"{name}.pkl")
+        assert set(frame["id"]) == test and frame["id"].is_unique and frame["trajectory"].str.startswith("Q: ").all()
+    assert_iterations_train_on_what_they_collected(results, "word_sorting", 1, edits=False)
+    assert "| TriPosT (t=1) |" in (results / "tables" / "core.md").read_text()
