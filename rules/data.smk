@@ -21,7 +21,7 @@ rule fetch_bigbench:
 
 rule fetch_pretrained:
     output:
-        directory(f"{config['model']['cache']}/{{pretrained}}"),
+        directory(str(model_folder(config["model"]["cache"], "{pretrained}"))),
     log:
         f"{R}/logs/fetch_pretrained/{{pretrained}}.log",
     benchmark:

