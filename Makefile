@@ -36,7 +36,7 @@ test: fetch  # the BIG-Bench files first: the tests on every puzzle need them, a
 test-fast: fetch
 	$(VENV)/bin/python -m pytest -q -rs -m "not slow" tests
 
-# The BIG-Bench task files (bigbench==1.0.0 from PyPI, checksum-verified) into .cache/bigbench:
+# The BIG-Bench task files (bigbench==1.0.0's, shipped in tripost/data/bigbench, sha256-checked) into .cache/bigbench:
 # `make run` fetches them itself; the tests that need them skip without them.
 fetch: $(STAMP)
 	$(VENV)/bin/python -c "from pathlib import Path; from tripost.stages import fetch_bigbench; fetch_bigbench(Path('.cache/bigbench'))"

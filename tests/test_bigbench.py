@@ -1,42 +1,35 @@
-"""Fetching BIG-Bench task files: clear errors without a network or with a wrong archive."""
+"""BIG-Bench task files: the bundled release files, checked, written to the cache; synthetic stand-ins."""
 
 from __future__ import annotations
 
-import io
+import gzip
 import json
-import tarfile
 
 import pytest
 
-from tripost import bigbench, pypi
+from tripost import bigbench
+from tripost.pypi import sha256
 from tripost.tasks import bigbench_files, get_task
 
 
-def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
-    # a package index nobody listens on: pip fails as on an offline machine
-    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    monkeypatch.setenv("PIP_RETRIES", "0")
-    monkeypatch.setenv("PIP_TIMEOUT", "2")
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    with pytest.raises(pypi.FetchError) as error:
-        bigbench.fetch_task_files(tmp_path / "cache", bigbench_files())
-    message = str(error.value)
-    assert "pip download --no-deps --no-binary :all: bigbench==1.0.0" in message
-    assert str(tmp_path / "cache" / bigbench.SDIST) in message and bigbench.SDIST_SHA256 in message
+def test_every_file_a_task_reads_is_bundled_and_written_whole(tmp_path):
+    files = bigbench_files()
+    assert set(files) == set(bigbench.FILE_SHA256)
+    written = bigbench.fetch_task_files(tmp_path / "cache", files)
+    for relative, path in written.items():
+        assert sha256(path) == bigbench.FILE_SHA256[relative]
+        assert len(json.loads(path.read_text())["examples"]) > 100
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
-def test_wrong_archive_is_refused(tmp_path):
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    payload = json.dumps({"examples": []}).encode()
-    with tarfile.open(cache / bigbench.SDIST, "w:gz") as archive:
-        info = tarfile.TarInfo(bigbench.MEMBER_PREFIX + "word_sorting/task.json")
-        info.size = len(payload)
-        archive.addfile(info, io.BytesIO(payload))
-    with pytest.raises(pypi.FetchError, match="sha256"):
-        bigbench.fetch_task_files(cache, bigbench_files())
-    assert not (cache / "word_sorting" / "task.json").exists()
+def test_a_changed_bundle_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    bundle = tmp_path / "bundle" / "word_sorting"
+    bundle.mkdir(parents=True)
+    (bundle / "task.json.gz").write_bytes(gzip.compress(json.dumps({"examples": []}).encode()))
+    monkeypatch.setattr(bigbench, "BUNDLED", tmp_path / "bundle")
+    with pytest.raises(bigbench.BundleError, match="sha256"):
+        bigbench.fetch_task_files(tmp_path / "cache", ["word_sorting/task.json"])
+    assert not (tmp_path / "cache" / "word_sorting" / "task.json").exists()
 
 
 def test_synthetic_task_has_the_bigbench_shape():

@@ -149,17 +149,18 @@ def test_batched_generation_equals_transformers_generate(smollm2):
 
 @pytest.mark.slow
 def test_the_core_target_runs_end_to_end_with_smollm2(smollm2, tmp_path):
-    """The `core` target with M = SmolLM2-135M on a few word-sorting questions (one iteration):
+    """The `core` target with M = SmolLM2-135M on 17 word-sorting lists of 2-4 words (one iteration):
     every job loads the converted model or a checkpoint of it, and the table comes out."""
     results = tmp_path / "results"
     config = quick_config() | {"results": str(results), "seeds": [0], "tasks": ["word_sorting"]}
-    config["bigbench"]["synthetic_examples"] = 50  # the fewest: a dozen training lists
-    config["data"]["word_sorting"] |= {"n_extra_train": 0, "n_val_extra": 0,
+    # a 135M model costs ~0.8 GFLOP a training token: lists of at most 4 words, about 2k tokens an epoch
+    config["bigbench"]["synthetic_examples"] = 50
+    config["data"]["word_sorting"] |= {"n_extra_train": 0, "n_val_extra": 0, "n_val": 2, "max_train_words": 4,
                                        "test_per_bucket": {"seen": 2, "unseen": 2}}
     config["model"] = {**config["model"], "name_or_path": "smollm2-135m", "cache": str(smollm2.parent)}
-    config["baseline"]["training"] |= {"epochs": 2, "lr": 1e-4, "warmup_ratio": 0.0}
-    config["tripost"] |= {"iterations": 1, "collect_window": 10}
-    config["tripost"]["rollout"]["max_new_tokens"] = config["evaluation"]["max_new_tokens"] = 64
+    config["baseline"]["training"] |= {"epochs": 1, "lr": 1e-4, "warmup_ratio": 0.0}
+    config["tripost"] |= {"iterations": 1, "collect_window": 6}
+    config["tripost"]["rollout"]["max_new_tokens"] = config["evaluation"]["max_new_tokens"] = 48
     run = snakemake("core", "--cores", "2", "--configfile", str(write_config(tmp_path, "config.yaml", config)))
     assert "fetch_pretrained" not in job_counts(run.stdout + run.stderr)  # the fixture's folder, reused
     baseline = results / "models" / "word_sorting" / "seed0" / "baseline"

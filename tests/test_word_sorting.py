@@ -175,7 +175,7 @@ def test_real_bigbench_split_matches_published(tmp_path):
     if not source.exists():
         import pytest
 
-        pytest.skip("bigbench==1.0.0 task file not cached (fetched by `make run`)")
+        pytest.skip("bigbench==1.0.0 task file not in .cache/bigbench (`make fetch` writes it)")
     published_test = {r["question"][3:] for r in published("raw/word_sorting_scripted_rationales.jsonl")
                       if r["meta_data"]["new_split"] == "validation"}
     pool = {r["meta_data"]["question"]

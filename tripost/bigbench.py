@@ -1,42 +1,54 @@
-"""BIG-Bench task files: fetched once from the ``bigbench==1.0.0`` source distribution on PyPI.
-
-Only the task JSON files are kept, in a cache outside ``results/``. Each task says which files it
-reads (``Task.bigbench_files``) and makes their synthetic stand-ins (``Task.synthetic_source``).
+"""BIG-Bench task files: the task JSON files of the ``bigbench==1.0.0`` release, which ship gzipped
+in ``tripost/data/bigbench`` (the package index no longer serves that release; they were taken from
+its source distribution, sha256 1bb398a5…c5c2, Apache-2.0) and are written once, each checked by
+its sha256, into a cache outside ``results/``. Each task says which files it reads
+(``Task.bigbench_files``) and makes their synthetic stand-ins (``Task.synthetic_source``).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import random
-import tarfile
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from tripost.pypi import Distribution, fetch
+BUNDLED = Path(__file__).parent / "data" / "bigbench"
+# sha256 of each task file as the release's source distribution holds it
+FILE_SHA256 = {
+    "date_understanding/task.json": "ff716f0e399109146db3a998281c39954907b78268a9b633a95582d63847822f",
+    "logical_deduction/five_objects/task.json": "552dec4d5067bdbe033e78e80fdf1f5a8061d17b385379b8ec5104fa17d07918",
+    "logical_deduction/seven_objects/task.json": "5e24146d600b1b2e2d8958e23851e7c958b1a7644a2540fa0de7fa3e51a68cf7",
+    "logical_deduction/three_objects/task.json": "5e3f4a7569cb70bb1469374d3d34fb7883445a9d5743e1a81fd8dcdaf6fcb40f",
+    "word_sorting/task.json": "8633aac2c5e59b0580f17a702d78c3a8294092144c7bb1380192dd5bb4255f29",
+}
 
-SDIST = "bigbench-1.0.0.tar.gz"
-SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
-DISTRIBUTION = Distribution("bigbench==1.0.0", SDIST, SDIST_SHA256, source=True)
-MEMBER_PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
+
+class BundleError(RuntimeError):
+    pass
+
+
+def bundled_file(relative: str) -> bytes:
+    """A task file's bytes from the bundle, checked against its sha256."""
+    if relative not in FILE_SHA256:
+        raise BundleError(f"{relative} is not a bundled BIG-Bench file (bundled: {', '.join(FILE_SHA256)})")
+    data = gzip.decompress((BUNDLED / f"{relative}.gz").read_bytes())
+    if hashlib.sha256(data).hexdigest() != FILE_SHA256[relative]:
+        raise BundleError(f"{BUNDLED / relative}.gz does not hold the released file (sha256 differs)")
+    return data
 
 
 def fetch_task_files(cache: Path, files: Iterable[str]) -> dict[str, Path]:
-    """The task JSON files (paths inside ``bigbench/benchmark_tasks``) under ``cache``,
-    downloading and extracting them if needed (a user without a network puts the source
-    distribution at ``cache/SDIST``)."""
-    cache.mkdir(parents=True, exist_ok=True)
+    """The task JSON files (paths inside ``bigbench/benchmark_tasks``) under ``cache``, written
+    from the bundle where missing."""
     wanted = {rel: cache / rel for rel in files}
-    if all(p.exists() for p in wanted.values()):
-        return wanted
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        sdist = fetch(DISTRIBUTION, cache / SDIST, Path(tmp))
-        with tarfile.open(sdist) as archive:
-            for rel in wanted:
-                member = archive.getmember(MEMBER_PREFIX + rel)
-                data = archive.extractfile(member).read()
-                wanted[rel].parent.mkdir(parents=True, exist_ok=True)
-                wanted[rel].write_bytes(data)
+    for rel, path in wanted.items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(bundled_file(rel))
+            tmp.rename(path)  # whole or not at all
     return wanted
 
 
