@@ -31,6 +31,7 @@ from tripost.training import Collator, encode_example, train, weighted_loss
 from conftest import decoding_settings, job_counts, quick_config, snakemake, training_settings, write_config
 from test_workflow import assert_iterations_train_on_what_they_collected
 
+SMOLLM2_MICRO = "tests/configs/smollm2_micro.yaml"
 PROMPT = "Q: Sort the following words alphabetically: List: pear apple fig\nAnswer: Let's think step by step.\n"
 TEXT = PROMPT + "(1) apple fig pear\nFeedback: Step (1) is correct. The final response is also correct."
 
@@ -46,6 +47,21 @@ def test_a_short_name_is_the_converted_folder_and_is_fetched_before_the_baseline
     # the baseline waits for the converted folder: it is among the baseline's inputs
     baseline = re.search(r"rule baseline:\n(.*?)\n\n", output, re.S).group(1)
     assert str(tmp_path / "models" / "smollm2-135m") in baseline
+
+
+@pytest.mark.parametrize(("target", "configs", "seeds", "iterations"), [
+    ("core", ["configs/smollm2.yaml", "configs/smollm2_cpu.yaml"], 1, 3),  # the ~90-minute CPU cut
+    ("paper", ["configs/smollm2.yaml"], 3, 5),  # `paper`'s main runs go on to t = 5 (the t ablation)
+])
+def test_the_smollm2_config_plans_its_targets(tmp_path, target, configs, seeds, iterations):
+    """configs/smollm2.yaml plans the model's fetch once and every baseline on it, 4 tasks x ``seeds``."""
+    where = write_config(tmp_path, "where.yaml", {"results": str(tmp_path / "results"),
+                                                  "model": {"cache": str(tmp_path / "models")}})
+    counts = job_counts(snakemake(target, "-n", "--configfile", *configs, str(where)).stdout)
+    assert counts["fetch_pretrained"] == 1 and counts["baseline"] == 4 * seeds and "tokenizer" not in counts
+    assert counts["rollouts"] == 4 * seeds * iterations  # one pass an iteration
+    if target == "paper":
+        assert counts["answer_only"] == counts["lmsi"] == 4 * seeds
 
 
 def offline(monkeypatch) -> None:
@@ -149,19 +165,12 @@ def test_batched_generation_equals_transformers_generate(smollm2):
 
 @pytest.mark.slow
 def test_the_core_target_runs_end_to_end_with_smollm2(smollm2, tmp_path):
-    """The `core` target with M = SmolLM2-135M on 17 word-sorting lists of 2-4 words (one iteration):
-    every job loads the converted model or a checkpoint of it, and the table comes out."""
+    """configs/smollm2.yaml's micro variant (tests/configs/smollm2_micro.yaml): the `core` target with
+    M = SmolLM2-135M on 17 word-sorting lists of 2-4 words, one iteration. Every job loads the
+    converted model or a checkpoint of it, and the table comes out."""
     results = tmp_path / "results"
-    config = quick_config() | {"results": str(results), "seeds": [0], "tasks": ["word_sorting"]}
-    # a 135M model costs ~0.8 GFLOP a training token: lists of at most 4 words, about 2k tokens an epoch
-    config["bigbench"]["synthetic_examples"] = 50
-    config["data"]["word_sorting"] |= {"n_extra_train": 0, "n_val_extra": 0, "n_val": 2, "max_train_words": 4,
-                                       "test_per_bucket": {"seen": 2, "unseen": 2}}
-    config["model"] = {**config["model"], "name_or_path": "smollm2-135m", "cache": str(smollm2.parent)}
-    config["baseline"]["training"] |= {"epochs": 1, "lr": 1e-4, "warmup_ratio": 0.0}
-    config["tripost"] |= {"iterations": 1, "collect_window": 6}
-    config["tripost"]["rollout"]["max_new_tokens"] = config["evaluation"]["max_new_tokens"] = 48
-    run = snakemake("core", "--cores", "2", "--configfile", str(write_config(tmp_path, "config.yaml", config)))
+    run = snakemake("core", "--cores", "2", "--configfile", "configs/smollm2.yaml", SMOLLM2_MICRO,
+                    "--config", f"results={results}")
     assert "fetch_pretrained" not in job_counts(run.stdout + run.stderr)  # the fixture's folder, reused
     baseline = results / "models" / "word_sorting" / "seed0" / "baseline"
     trained, tokenizer = load(baseline)
