@@ -105,9 +105,15 @@ def test_trainer_step_lowers_the_loss(tmp_path):
             return weighted_loss(model(input_ids=item["input_ids"]).logits, item["labels"], item["weights"])
 
     before = loss_now()
-    stats = train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.5, seed=0)
+    umask = os.umask(0o027)  # a group that shares the results reads every file, the weights included
+    try:
+        stats = train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.5, seed=0)
+    finally:
+        os.umask(umask)
     assert stats["examples"] == 16 and stats["dropped_too_long"] == 0
     assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "tokenizer.json").exists()
+    modes = {file.name: oct(file.stat().st_mode & 0o777) for file in (tmp_path / "ckpt").rglob("*") if file.is_file()}
+    assert set(modes.values()) == {"0o640"}, modes  # safetensors alone would write its weights 0600
     assert loss_now() < 0.5 * before
 
 

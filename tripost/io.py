@@ -31,6 +31,17 @@ def atomic_output(path: Path | str) -> Iterator[Path]:
         shutil.rmtree(tmp.parent, ignore_errors=True)
 
 
+def permissions_by_umask(folder: Path | str) -> None:
+    """Give every file under ``folder`` the permissions the process's umask allows, as ``open``
+    would: ``safetensors`` writes model weights through a temporary file of mode 0600, which the
+    rest of a group sharing the results or the model cache could not read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for file in Path(folder).rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            file.chmod(0o666 & ~umask)
+
+
 def _atomic_write(path: Path, write) -> None:
     with atomic_output(path) as tmp, open(tmp, "w") as out:
         write(out)

