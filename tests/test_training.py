@@ -114,6 +114,7 @@ def test_trainer_step_lowers_the_loss(tmp_path):
     assert (tmp_path / "ckpt" / "config.json").exists() and (tmp_path / "ckpt" / "tokenizer.json").exists()
     modes = {file.name: oct(file.stat().st_mode & 0o777) for file in (tmp_path / "ckpt").rglob("*") if file.is_file()}
     assert set(modes.values()) == {"0o640"}, modes  # safetensors alone would write its weights 0600
+    assert not (tmp_path / "ckpt" / "trainer").exists()  # the Trainer's empty output_dir is not left behind
     assert loss_now() < 0.5 * before
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import sys
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     trainer.save_model(str(out_dir))
     (out_dir / "training_args.bin").unlink(missing_ok=True)  # the Trainer's pickled arguments: paths of this run only
+    shutil.rmtree(out_dir / "trainer", ignore_errors=True)  # its output_dir, empty: save_strategy is "no"
     tokenizer.save_pretrained(str(out_dir))
     permissions_by_umask(out_dir)
     seconds = result.metrics.get("train_runtime") or 0.0
