@@ -19,7 +19,7 @@ def test_every_file_a_task_reads_is_bundled_and_written_whole(tmp_path):
     for relative, path in written.items():
         assert sha256(path) == bigbench.FILE_SHA256[relative]
         assert len(json.loads(path.read_text())["examples"]) > 100
-    assert not list((tmp_path / "cache").rglob("*.tmp"))
+    assert not [p for p in (tmp_path / "cache").rglob(".*")]  # no temporary left beside the files
 
 
 def test_a_changed_bundle_is_refused_and_nothing_is_written(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
+from tripost.io import atomic_output
+
 BUNDLED = Path(__file__).parent / "data" / "bigbench"
 # sha256 of each task file as the release's source distribution holds it
 FILE_SHA256 = {
@@ -45,10 +47,8 @@ def fetch_task_files(cache: Path, files: Iterable[str]) -> dict[str, Path]:
     wanted = {rel: cache / rel for rel in files}
     for rel, path in wanted.items():
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(bundled_file(rel))
-            tmp.rename(path)  # whole or not at all
+            with atomic_output(path) as tmp:
+                tmp.write_bytes(bundled_file(rel))
     return wanted
 
 
