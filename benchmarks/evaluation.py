@@ -1,11 +1,13 @@
 """Wall time of self-improvement evaluation of one checkpoint (run on demand, not in the tests).
 
     .venv/bin/python benchmarks/evaluation.py results/models/word_sorting/seed0/baseline \
-        results/data/word_sorting/test.jsonl word_sorting [--threads 1] [--max-new-tokens 768] [--loop-window 0]
+        results/data/word_sorting/test.jsonl word_sorting [--threads 1] [--batch 128] [--limit N]
 
-Runs the evaluation of the config's defaults (greedy, batch 128, 3 calls) and prints the seconds
-the seen / unseen / total accuracy (after self-improvement and at the first attempt) and a hash of
-the trajectories, so that a decoding change can be checked for speed and for identical results.
+Runs the evaluation job's own decoding (config.yaml's `evaluation` block for the task: greedy, 3 calls, its
+batch size, loop stop and `revise_on`) and prints the seconds, the seen / unseen / total accuracy
+(after self-improvement and at the first attempt) and a hash of the trajectories, so that a
+decoding change can be checked for speed and for identical results: run it from a checkout of
+each version, alternately, on the same machine.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import dataclasses
 import hashlib
 import json
 import time
+from pathlib import Path
 
 import torch
+import yaml
 
-from tripost import inference, io
+from tripost import inference, io, plan
 from tripost.evaluation import evaluation_frame, summarise
-from tripost.job_settings import DecodingSettings
 from tripost.model import load
 from tripost.tasks import get_task
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -31,17 +36,16 @@ def main() -> None:
     parser.add_argument("test")
     parser.add_argument("task")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--max-new-tokens", type=int, default=768)
-    parser.add_argument("--loop-window", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=None, help="rows a batch (default: the config's)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N questions only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     test = io.read_jsonl(args.test)[: args.limit]
     model, tokenizer = load(args.checkpoint)
-    cfg = DecodingSettings(max_calls=3, batch_size=128, max_new_tokens=args.max_new_tokens,
-                           loop_window=args.loop_window, do_sample=False, temperature=1.0, top_p=1.0, bf16=False,
-                           revise_on="any")
+    cfg = plan.resolve(yaml.safe_load((REPO / "config.yaml").read_text()), args.task).evaluation
+    if args.batch is not None:
+        cfg = dataclasses.replace(cfg, batch_size=args.batch)
     started = time.time()
     trajectories = inference.self_improve(model, tokenizer, task, test, cfg, seed=0)
     seconds = time.time() - started

@@ -118,6 +118,27 @@ def test_fitted_rows_finish_at_different_steps_and_still_equal_transformers_gene
     assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=60)
 
 
+def test_shared_padding_counts_the_columns_padded_in_every_row():
+    attention = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]])
+    assert generation.shared_padding(attention) == 2
+    assert generation.shared_padding(torch.ones(2, 3, dtype=torch.long)) == 0
+
+
+def test_a_prefill_chunk_runs_without_its_shared_padding_and_decodes_as_generate_does():
+    model, tokenizer = setup()
+    # 20 rows in one batch: the first chunk of 16 (the shortest prompts) shares the padding that the
+    # four long prompts set, so it runs narrower than the batch
+    prompts = ["Q: 1"] * 8 + ["Q: 12", "ab", "Q: 9 8"] * 3 + ["Q: 9 8 7 6 5 4 3 2 1 0 abc"] * 3
+    widths = []
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape),
+                                           with_kwargs=True)
+    ours = generate(model, tokenizer, prompts, replace(CFG, batch_size=20), seed=0)
+    hook.remove()
+    longest = len(tokenizer(prompts[-1])["input_ids"])
+    assert widths[0][0] == 16 and widths[0][1] < longest and widths[1] == (4, longest)
+    assert_equals_transformers_generate(model, tokenizer, prompts, ours, max_new_tokens=12)
+
+
 def test_the_filled_static_cache_attends_over_what_was_written_and_decodes_as_the_whole_buffer(monkeypatch):
     cache = generation.filled_static_cache(setup()[0].config, 40)
     keys = torch.randn(3, 2, 5, 16)
