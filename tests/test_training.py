@@ -142,6 +142,22 @@ def test_a_compiled_model_trains_like_the_eager_one_and_saves_under_the_same_nam
     assert all(torch.allclose(eager[key], compiled[key], atol=1e-4) for key in eager)
 
 
+def test_without_a_cpp_compiler_a_job_that_would_compile_trains_eager(tmp_path, monkeypatch, capsys):
+    from torch._inductor import cpp_builder, exc
+
+    def no_compiler():
+        raise exc.InvalidCxxCompiler()
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    tokenizer = tiny_tokenizer()
+    rows = [{"text": "Q: ab\nAnswer: xy", "prompt_chars": 5, "weight_start": None}] * 4
+    cfg = training_settings(max_length=64, epochs=1, bf16=False, compile_min_tokens=1)
+    model = build_scratch_model(tokenizer, ARCH, seed=0)
+    assert not train(model, tokenizer, rows, tmp_path / "ckpt", cfg, weight=1.0, seed=0)["compiled"]
+    assert all(getattr(m, "_compiled_call_impl", None) is None for m in model.modules())
+    assert "no C++ compiler" in capsys.readouterr().err
+
+
 def test_compile_only_where_the_job_trains_on_enough_tokens():
     assert worth_compiling(training_settings(epochs=2, compile_min_tokens=1000), 500)
     assert not worth_compiling(training_settings(epochs=1, compile_min_tokens=1000), 999)

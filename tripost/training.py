@@ -137,6 +137,22 @@ def worth_compiling(cfg: TrainingSettings, tokens_per_epoch: int) -> bool:
     return cfg.compile_min_tokens is not None and tokens_per_epoch * cfg.epochs >= cfg.compile_min_tokens
 
 
+def can_compile(device: torch.device) -> bool:
+    """Whether ``torch.compile`` can build kernels for ``device``: on the CPU, Inductor needs a C++
+    compiler (``g++``, or ``$CXX``). Without one the job trains eager, and says so on stderr."""
+    if device.type != "cpu":
+        return True
+    from torch._inductor import cpp_builder, exc
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler:
+        print("compile_min_tokens: no C++ compiler for torch.compile on this machine: training eager",
+              file=sys.stderr)
+        return False
+    return True
+
+
 def compile_blocks(model) -> None:
     """``torch.compile`` each of the model's repeated blocks (its decoder layers: the classes
     ``_no_split_modules`` names), in place, with dynamic shapes since every length-grouped batch
@@ -161,7 +177,7 @@ def train(model, tokenizer, rows: list[dict], out_dir: Path, cfg: TrainingSettin
     if cfg.deepspeed:
         deepspeed_process_env()
     n_tokens = sum(len(i["input_ids"]) for i in items)
-    compiled = worth_compiling(cfg, n_tokens)
+    compiled = worth_compiling(cfg, n_tokens) and can_compile(job_device())
     if compiled:
         compile_blocks(model)
     bf16 = use_bf16(cfg.bf16, job_device())
