@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from tripost import improvement_data, io, plan, stages, training
+from tripost import io, plan, stages, training
 from tripost.model import build_scratch_model
 from tripost.tasks import get_task
 
@@ -45,7 +45,7 @@ def main() -> None:
     settings = dataclasses.replace(resolved.baseline, compile_min_tokens=0 if args.mode == "compiled" else None)
     task = get_task(args.task)
     questions = io.read_jsonl(data / "train.jsonl") + io.read_jsonl(data / "extra_train.jsonl")
-    rows = improvement_data.sft_rows(task, questions, stages._gold(data / "rationales.jsonl"))
+    rows = stages.baseline_rows(task, questions, data / "rationales.jsonl")
     tokenizer = stages.load_tokenizer(args.results / "models" / args.task / "tokenizer")
     model = build_scratch_model(tokenizer, resolved.model.scratch, args.seed)
     with torch.no_grad():

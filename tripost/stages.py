@@ -27,7 +27,7 @@ from tripost.job_settings import (
     WeightedTrainingSettings,
 )
 from tripost.tasks import bigbench_files, get_task, task_of_file
-from tripost.tasks.base import Record
+from tripost.tasks.base import Record, Task
 from tripost.trajectory import Trajectory
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def train_baseline(
     if rationales is None:
         rows = answer_only.rows(task, questions)
     else:
-        rows = improvement_data.sft_rows(task, questions, _gold(rationales))
+        rows = baseline_rows(task, questions, rationales)
     if model_settings.name_or_path:
         model, tokenizer = load(model_settings.name_or_path)
     else:
@@ -172,6 +172,11 @@ def train_baseline(
     print(f"model: {parameter_count(model):,} parameters; {len(rows)} training texts", flush=True)
     with io.atomic_output(out_dir) as tmp:  # a killed job leaves no checkpoint that looks whole
         write_train_stats(tmp, training.train(model, tokenizer, rows, tmp, training_settings, weight=1.0, seed=seed))
+
+
+def baseline_rows(task: Task, questions: list[Record], rationales: Path) -> list[dict]:
+    """The "ft rationale" baseline's training texts: each question with its gold rationale."""
+    return improvement_data.sft_rows(task, questions, _gold(rationales))
 
 
 def write_train_stats(checkpoint: Path, stats: dict[str, Any]) -> None:
