@@ -75,7 +75,31 @@ def test_collator_pads_out_of_the_loss():
     ])
     assert batch["labels"].tolist() == [[IGNORE, 5, 6], [IGNORE, 7, IGNORE]]
     assert batch["weights"].tolist() == [[1.0, 1.0, 1.5], [1.0, 1.0, 0.0]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert set(batch) == {"input_ids", "labels", "weights"}  # no attention mask: see the next test
+
+
+def test_right_padding_without_a_mask_changes_no_real_position():
+    """The Collator's batch, run without an attention mask, gives every real position the logits
+    that its row alone gives, and so the loss of the rows one at a time."""
+    tokenizer = tiny_tokenizer()
+    model = build_scratch_model(tokenizer, ARCH, seed=0).eval()
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    texts = [prompt + "\n(1) xy\nFeedback: ok", prompt + "\n(1) x", prompt]
+    items = [encode_example(tokenizer, text, len(prompt), text.find("\nFeedback:") if "Feedback" in text else None, 1.5)
+             for text in texts]
+    batch = Collator(tokenizer.pad_token_id)(items)
+    assert len({len(item["input_ids"]) for item in items}) == 3  # two rows padded, by different amounts
+    with torch.no_grad():
+        batched = model(input_ids=batch["input_ids"]).logits
+        alone = [model(input_ids=torch.tensor([item["input_ids"]])).logits[0] for item in items]
+    for row, logits in enumerate(alone):
+        torch.testing.assert_close(batched[row, : len(logits)], logits, rtol=1e-5, atol=1e-5)
+    per_row = [weighted_loss(logits[None], torch.tensor([item["labels"]]), torch.tensor([item["weights"]]))
+               for logits, item in zip(alone, items)]
+    targets = [sum(label != IGNORE for label in item["labels"][1:]) for item in items]
+    expected = sum(loss * n for loss, n in zip(per_row, targets)) / sum(targets)
+    with torch.no_grad():
+        torch.testing.assert_close(weighted_loss(batched, batch["labels"], batch["weights"]), expected)
 
 
 def test_weighted_loss_by_hand():

@@ -56,22 +56,27 @@ def encode_example(
 
 @dataclass
 class Collator:
-    """Right-pads a batch; padding gets label ``-100`` and weight 0."""
+    """Right-pads a batch; padding gets label ``-100`` and weight 0.
+
+    No attention mask: under causal attention a right-padded row's real positions attend only to
+    the real positions before them, so the padding after them changes none of their outputs, and
+    the padded positions carry no loss. Without a mask, attention takes its causal kernel (on CPU
+    PyTorch's flash attention) instead of materialising the masked score matrix: 1.15-1.4x the
+    training tokens/s on the default model, the same losses (docs/recipe.md, session 22).
+    """
 
     pad_id: int
 
     def __call__(self, batch: list[dict[str, list]]) -> dict[str, torch.Tensor]:
         width = max(len(b["input_ids"]) for b in batch)
-        out = {"input_ids": [], "labels": [], "weights": [], "attention_mask": []}
+        out = {"input_ids": [], "labels": [], "weights": []}
         for b in batch:
             pad = width - len(b["input_ids"])
             out["input_ids"].append(b["input_ids"] + [self.pad_id] * pad)
             out["labels"].append(b["labels"] + [IGNORE] * pad)
             out["weights"].append(b["weights"] + [0.0] * pad)
-            out["attention_mask"].append([1] * len(b["input_ids"]) + [0] * pad)
-        tensors = {k: torch.tensor(v) for k, v in out.items() if k != "weights"}
-        tensors["weights"] = torch.tensor(out["weights"], dtype=torch.float32)
-        return tensors
+        return {"input_ids": torch.tensor(out["input_ids"]), "labels": torch.tensor(out["labels"]),
+                "weights": torch.tensor(out["weights"], dtype=torch.float32)}
 
 
 def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
