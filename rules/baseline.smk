@@ -16,9 +16,7 @@ rule baseline:
         f"{R}/logs/baseline/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/baseline/{{task}}_seed{{seed}}.tsv"
-    # the longest jobs first: every task's baseline starts before any iteration job, so that
-    # the short per-iteration jobs fill the cores while the longest baseline still trains
-    priority: 10
+    priority: priority_at(0)
     conda:
         "../envs/training.yaml"
     threads: config["threads"]
@@ -45,7 +43,7 @@ rule answer_only:
         f"{R}/logs/answer_only/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/answer_only/{{task}}_seed{{seed}}.tsv"
-    priority: 5
+    priority: priority_at(1)
     conda:
         "../envs/training.yaml"
     threads: config["threads"]
@@ -70,6 +68,7 @@ rule lmsi_samples:
         f"{R}/logs/lmsi_samples/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi_samples/{{task}}_seed{{seed}}.tsv"
+    priority: priority_at(1)
     conda:
         "../envs/eval.yaml"
     threads: config["threads"]
@@ -96,6 +95,7 @@ rule lmsi_data:
         f"{R}/logs/lmsi_data/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi_data/{{task}}_seed{{seed}}.tsv"
+    priority: priority_at(1)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -119,6 +119,7 @@ rule lmsi:
         f"{R}/logs/lmsi/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/lmsi/{{task}}_seed{{seed}}.tsv"
+    priority: priority_at(1)
     conda:
         "../envs/training.yaml"
     threads: config["threads"]
@@ -142,6 +143,7 @@ rule si_demo_attempts:
         f"{R}/logs/si_demo_attempts/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/si_demo_attempts/{{task}}_seed{{seed}}.tsv"
+    priority: priority_at(1)
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -51,6 +51,18 @@ def settings_of(pick):
 collection_settings = settings_of(lambda s: s.tripost.collection(s.iteration))
 
 
+def priority_at(step):
+    """Priority function of a job ``step`` steps into its seed's chain (``plan.job_priority``):
+    0 for data preparation and the baselines, ``"iteration"`` for the job's TriPosT iteration,
+    ``plan.LAST_STEP`` for evaluations."""
+
+    def priority(wildcards):
+        at = int(wildcards.iteration) if step == "iteration" else step
+        return plan.job_priority(TASKS, wildcards.get("task"), at)
+
+    return priority
+
+
 def expert_for(stage):
     """Params function: what of the task's expert block the stage's output depends on."""
     return lambda wildcards: expert_params(tcfg(wildcards)["expert"], stage)

@@ -9,6 +9,7 @@ rule fetch_bigbench:
         f"{R}/logs/fetch_bigbench.log",
     benchmark:
         f"{R}/benchmarks/fetch_bigbench.tsv"
+    priority: priority_at(0)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -28,6 +29,7 @@ rule fetch_pretrained:
         f"{R}/benchmarks/fetch_pretrained/{{pretrained}}.tsv"
     wildcard_constraints:
         pretrained="|".join(PRETRAINED),
+    priority: priority_at(0)
     conda:
         "../envs/training.yaml"
     threads: 1
@@ -45,6 +47,7 @@ rule synthetic_bigbench:
         f"{R}/logs/synthetic_bigbench/{{name}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic_bigbench/{{name}}.tsv"
+    priority: priority_at(0)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -66,6 +69,7 @@ rule splits:
         f"{R}/logs/splits/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/splits/{{task}}.tsv"
+    priority: priority_at(0)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -90,6 +94,7 @@ rule rationales:
         f"{R}/logs/rationales/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/rationales/{{task}}.tsv"
+    priority: priority_at(0)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -114,6 +119,7 @@ rule tokenizer:
         f"{R}/logs/tokenizer/{{task}}.log",
     benchmark:
         f"{R}/benchmarks/tokenizer/{{task}}.tsv"
+    priority: priority_at(0)
     conda:
         "../envs/training.yaml"
     threads: 1

@@ -15,6 +15,7 @@ rule evaluate:
         f"{R}/logs/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate/{{evalset}}_{{task}}_seed{{seed}}_{{checkpoint}}.tsv"
+    priority: priority_at(plan.LAST_STEP)
     conda:
         "../envs/eval.yaml"
     threads: config["threads"]
@@ -39,6 +40,7 @@ rule evaluate_answer_only:
         f"{R}/logs/evaluate_answer_only/{{task}}_seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_answer_only/{{task}}_seed{{seed}}.tsv"
+    priority: priority_at(plan.LAST_STEP)
     conda:
         "../envs/eval.yaml"
     threads: config["threads"]
@@ -64,6 +66,7 @@ rule evaluate_llm:
         f"{R}/logs/evaluate_llm/{{task}}_{{llm_method}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_llm/{{task}}_{{llm_method}}.tsv"
+    priority: priority_at(plan.LAST_STEP)
     conda:
         "../envs/eval.yaml"
     threads: 1

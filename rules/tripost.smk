@@ -15,6 +15,7 @@ rule rollouts:
         f"{R}/benchmarks/rollouts/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     wildcard_constraints:
         run=rf"(?!{plan.SI_DEMO}/){RUN_PATTERN}",
+    priority: priority_at("iteration")
     conda:
         "../envs/eval.yaml"
     threads: config["threads"]
@@ -41,6 +42,7 @@ rule feedback:
         f"{R}/logs/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/feedback/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
+    priority: priority_at("iteration")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -66,6 +68,7 @@ rule improvement:
         f"{R}/logs/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/improvement/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
+    priority: priority_at("iteration")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -93,6 +96,7 @@ rule improvement_data:
         f"{R}/benchmarks/improvement_data/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
     wildcard_constraints:
         run=rf"(?!{plan.CONTROL}/){RUN_PATTERN}",
+    priority: priority_at("iteration")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -121,6 +125,7 @@ rule control_data:
         f"{R}/logs/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/control_data/{{task}}_seed{{seed}}_iter{{iteration}}.tsv"
+    priority: priority_at("iteration")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -141,6 +146,7 @@ rule tripost_checkpoint:
         f"{R}/logs/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.log",
     benchmark:
         f"{R}/benchmarks/tripost_checkpoint/{{task}}_seed{{seed}}_{{run}}_iter{{iteration}}.tsv"
+    priority: priority_at("iteration")
     conda:
         "../envs/training.yaml"
     threads: config["threads"]

@@ -53,6 +53,38 @@ def test_every_shipped_config_validates_and_plans_the_paper_target(config, tmp_p
     assert counts["tables"] == 1 and counts["evaluate"] > 0 and counts["lmsi"] > 0
 
 
+def planned_priorities(output: str) -> list[tuple[str, dict[str, str], int]]:
+    """(rule, wildcards, priority) of every job a dry run prints."""
+    jobs = []
+    for block in output.split("\nrule ")[1:] + output.split("\nlocalrule ")[1:]:
+        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        priority = re.search(r"^\s+priority: (-?\d+)$", block, re.M)
+        jobs.append((block.split(":")[0], dict(pair.split("=") for pair in wildcards.group(1).split(", "))
+                     if wildcards else {}, int(priority.group(1)) if priority else 0))
+    return jobs
+
+
+def test_jobs_early_in_a_chain_and_of_the_first_listed_task_go_first(tmp_path):
+    output = snakemake("core", "-n", "--configfile", "configs/quick.yaml", "--config", f"results={tmp_path}").stdout
+    jobs = planned_priorities(output)
+    tasks = ["multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction"]
+
+    def priority(rule, **wildcards):
+        [found] = {p for r, w, p in jobs if r == rule and wildcards.items() <= w.items()}
+        return found
+
+    for task in tasks:  # a task's data preparation goes with its baseline, ahead of every iteration job
+        assert priority("splits", task=task) == priority("tokenizer", task=task) == priority("baseline", task=task)
+        assert priority("baseline", task=task) > max(p for r, w, p in jobs if "iteration" in w)
+        assert priority("rollouts", task=task, iteration="1") > priority("rollouts", task=task, iteration="2") \
+            > priority("tripost_checkpoint", task=task, iteration="3") > priority("evaluate", task=task, checkpoint="baseline")
+    for first, second in zip(tasks, tasks[1:]):  # at one step, in the order of `tasks`
+        assert priority("baseline", task=first) > priority("baseline", task=second)
+        assert priority("rollouts", task=first, iteration="2") > priority("rollouts", task=second, iteration="2")
+    # the lowest: evaluations, then the tables (no priority)
+    assert min(p for r, w, p in jobs if r == "evaluate") > priority("core_table") == 0
+
+
 def test_lint_is_clean():
     result = snakemake("--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

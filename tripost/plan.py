@@ -214,3 +214,18 @@ def label(checkpoint: str) -> str:
     if not re.fullmatch(r"[pw]-?[0-9.]+", run):
         return f"TriPosT {run} (t={iteration})"
     return f"TriPosT {run[0]}={run[1:]} (t={iteration})"
+
+
+LAST_STEP = 100  # chain steps: 0 data preparation and the baselines, t TriPosT iteration t, LAST_STEP evaluations
+
+
+def job_priority(tasks: list[str], task: str | None, step: int) -> int:
+    """Snakemake priority of a job ``step`` steps into its seed's chain of jobs: the earlier the
+    step, the more work still waits on it, so the higher the priority; between tasks at the same
+    step, the task listed first in ``tasks`` first (the default lists them longest first). With
+    every job at one priority, Snakemake picked among the ready jobs arbitrarily: a task's data
+    preparation could wait behind other tasks' evaluations, and its whole chain then ran alone at
+    the end of the run (docs/recipe.md, session 22). A job of no task (the BIG-Bench download)
+    ranks with the first task."""
+    tie = len(tasks) - tasks.index(task) if task is not None else len(tasks)
+    return (LAST_STEP - min(step, LAST_STEP)) * (len(tasks) + 1) + tie
