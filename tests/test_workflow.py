@@ -76,8 +76,10 @@ def test_jobs_early_in_a_chain_and_of_the_first_listed_task_go_first(tmp_path):
     for task in tasks:  # a task's data preparation goes with its baseline, ahead of every iteration job
         assert priority("splits", task=task) == priority("tokenizer", task=task) == priority("baseline", task=task)
         assert priority("baseline", task=task) > max(p for r, w, p in jobs if "iteration" in w)
-        assert priority("rollouts", task=task, iteration="1") > priority("rollouts", task=task, iteration="2") \
-            > priority("tripost_checkpoint", task=task, iteration="3") > priority("evaluate", task=task, checkpoint="baseline")
+        chain = [priority("rollouts", task=task, iteration="1"), priority("rollouts", task=task, iteration="2"),
+                 priority("tripost_checkpoint", task=task, iteration="3"),
+                 priority("evaluate", task=task, checkpoint="baseline")]
+        assert chain == sorted(chain, reverse=True) and len(set(chain)) == len(chain)
     for first, second in zip(tasks, tasks[1:]):  # at one step, in the order of `tasks`
         assert priority("baseline", task=first) > priority("baseline", task=second)
         assert priority("rollouts", task=first, iteration="2") > priority("rollouts", task=second, iteration="2")
