@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, micro_config, write_config
+from conftest import REPO, lost_its_lock_folder, micro_config, write_config
 
 # Run-specific files: logs, wall times, the record of the config (it names the results folder),
 # the tables (the shared micro run's pool both seeds).
@@ -38,11 +38,13 @@ def _env() -> dict[str, str]:
 def run_to_end(configfile: Path) -> list[str]:
     """The command until it succeeds, doing what Snakemake asks in between; returns those steps."""
     steps = []
-    for _ in range(3):
+    for _ in range(5):
         result = subprocess.run(_command(configfile), cwd=REPO, capture_output=True, text=True, env=_env())
         output = result.stdout + result.stderr
         if result.returncode == 0:
             return steps
+        if lost_its_lock_folder(output):
+            continue  # another worker's run ended as this one started: nothing ran, run it again
         if "--unlock" in output:
             subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
             steps.append("unlock")
@@ -63,22 +65,27 @@ def kill_during(configfile: Path, started: Path, finished: Path, ready=None, tim
     ready = ready or (lambda: started.stat().st_size > 0)
     if started.parents[2].exists():  # resumed after an earlier kill: unlock first, as the README says
         subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
-    process = subprocess.Popen(_command(configfile), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=_env(), start_new_session=True)
+    output = configfile.with_suffix(".out")
     deadline = time.time() + timeout
-    try:
-        while time.time() < deadline and process.poll() is None:
-            if started.exists() and not finished.exists() and ready():
+    for _ in range(3):
+        with output.open("w") as sink:
+            process = subprocess.Popen(_command(configfile), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+                                       env=_env(), start_new_session=True)
+        try:
+            while time.time() < deadline and process.poll() is None:
+                if started.exists() and not finished.exists() and ready():
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    assert not finished.exists(), f"{finished} was finished before the kill"
+                    return
+                time.sleep(0.05)
+        finally:
+            if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                assert not finished.exists(), f"{finished} was finished before the kill"
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"the job of {started} was never seen running")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if not lost_its_lock_folder(output.read_text()):
+            break  # (a run that lost its lock folder to another worker's run did nothing: start it again)
+    raise AssertionError(f"the job of {started} was never seen running: {output.read_text()[-3000:]}")
 
 
 def artifacts(results: Path) -> dict[str, bytes]:

@@ -6,6 +6,8 @@ import json
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from tripost import io
 from tripost.tasks import get_task
 
-from conftest import MICRO_CONFIGS, job_counts, micro_config, recompute, snakemake, write_config
+from conftest import MICRO_CONFIGS, job_counts, lost_its_lock_folder, micro_config, recompute, snakemake, write_config
 
 STAGES = {"splits", "rationales", "tokenizer", "baseline", "rollouts", "feedback", "improvement",
           "improvement_data", "tripost_checkpoint", "evaluate", "tables", "figures", "answer_only",
@@ -295,3 +297,19 @@ def test_report_is_self_contained_and_shows_every_figure_in_chromium(micro_run, 
             assert width > 400 and height > 200, figure  # the PNG decoded, not a broken image
         page.screenshot(path=str(tmp_path / "report.png"))
         browser.close()
+
+
+def test_a_run_that_ends_removes_every_runs_locks_which_the_suites_helper_retries(tmp_path):
+    """Why ``conftest.snakemake`` runs again a run that lost its lock folder: Snakemake removes
+    the working directory's whole ``.snakemake/locks`` when any run ends, another run's lock file
+    too (if a Snakemake release stops doing so, this fails, and the retry can go)."""
+    (tmp_path / "Snakefile").write_text('rule a:\n    output: "a.txt"\n    shell: "touch {output}"\n')
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "7.input.lock").write_text(str(tmp_path / "someone_elses_input.txt"))  # another run's lock
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "a.txt"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    assert (tmp_path / "a.txt").exists() and not locks.exists()
+    error = "FileNotFoundError: [Errno 2] No such file or directory: '/work/ci/.snakemake/locks/0.input.lock'"
+    assert lost_its_lock_folder(error)  # the message of such a run (a CI run of session 22)
+    assert not lost_its_lock_folder("FileNotFoundError: [Errno 2] No such file or directory: 'results/data/x.jsonl'")
