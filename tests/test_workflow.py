@@ -58,17 +58,19 @@ def test_every_shipped_config_validates_and_plans_the_paper_target(config, tmp_p
 def planned_priorities(output: str) -> list[tuple[str, dict[str, str], int]]:
     """(rule, wildcards, priority) of every job a dry run prints."""
     jobs = []
-    for block in output.split("\nrule ")[1:] + output.split("\nlocalrule ")[1:]:
+    parts = re.split(r"^(?:local)?rule (\w+):$", output, flags=re.M)  # [before, rule, its block, rule, ...]
+    for rule, block in zip(parts[1::2], parts[2::2]):
         wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
         priority = re.search(r"^\s+priority: (-?\d+)$", block, re.M)
-        jobs.append((block.split(":")[0], dict(pair.split("=") for pair in wildcards.group(1).split(", "))
-                     if wildcards else {}, int(priority.group(1)) if priority else 0))
+        jobs.append((rule, dict(pair.split("=") for pair in wildcards.group(1).split(", ")) if wildcards else {},
+                     int(priority.group(1)) if priority else 0))
     return jobs
 
 
 def test_jobs_early_in_a_chain_and_of_the_first_listed_task_go_first(tmp_path):
     output = snakemake("core", "-n", "--configfile", "configs/quick.yaml", "--config", f"results={tmp_path}").stdout
     jobs = planned_priorities(output)
+    assert len(jobs) == sum(job_counts(output).values())  # every planned job read
     tasks = ["multistep_arithmetic", "word_sorting", "date_understanding", "logical_deduction"]
 
     def priority(rule, **wildcards):

@@ -63,8 +63,8 @@ class Collator:
     the padded positions carry no loss. Without a mask transformers builds no padding mask, and
     SDPA attention (a loaded checkpoint's: every TriPosT iteration) runs causal without reading
     one: 1.2-1.4x the tokens/s on word-sorting trajectories. Eager attention (the scratch model's
-    baseline) builds its causal mask either way. The trained weights are the same bit for bit
-    (docs/recipe.md, session 22).
+    baseline) builds its causal mask either way. The trained weights were the same bit for bit on
+    the CPU measured (docs/recipe.md, session 22).
     """
 
     pad_id: int
