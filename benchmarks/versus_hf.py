@@ -1,6 +1,6 @@
 """Our training and decoding paths against plain Hugging Face, measured in one run, as ratios.
 
-    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--out FILE.json]
+    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--out FILE.json]
 
 The same scratch model (config.yaml's `model.scratch`), tokenizer and multistep-arithmetic gold
 rationales for every side:
@@ -14,7 +14,9 @@ rationales for every side:
   `generate` batched with left padding and one prompt at a time (on the first `--single`
   prompts); new tokens/s, and how many outputs differ from ours.
 
-Run it on a quiet machine: the ratios are what carries over between machines.
+Run it on a quiet machine: the ratios are what carries over between machines. On a shared host
+whose speed swings, `--repeats N` trains ours and the plain Trainer alternately N times and reports
+every pass and the median of the passes' ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import dataclasses
 import json
 import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -99,6 +102,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precisions", default="bf16,fp32", help="of these, the ones this CPU computes natively")
+    parser.add_argument("--repeats", type=int, default=1, help="training passes of ours and plain, alternately")
     parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -115,20 +119,26 @@ def main() -> None:
         peak = matmul_rate(torch.bfloat16 if precision == "bf16" else torch.float32)
         settings = {**config["baseline"]["training"], "epochs": 1, "bf16": precision == "bf16"}
         cfg = from_params(TrainingSettings, settings)
-        ours_model = build_scratch_model(tokenizer, arch, seed=0)
-        with tempfile.TemporaryDirectory() as tmp:
-            ours = train(ours_model, tokenizer, rows, Path(tmp), dataclasses.replace(cfg, compile_min_tokens=None),
-                         weight=1.0, seed=0)["speed"]["tokens_per_second"]
+        ours_passes, plain_passes = [], []
+        for _ in range(args.repeats):
+            ours_model = build_scratch_model(tokenizer, arch, seed=0)
+            with tempfile.TemporaryDirectory() as tmp:
+                ours_passes.append(train(ours_model, tokenizer, rows, Path(tmp),
+                                         dataclasses.replace(cfg, compile_min_tokens=None), weight=1.0,
+                                         seed=0)["speed"]["tokens_per_second"])
+            plain_passes.append(plain_trainer_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, texts,
+                                                   cfg, bf16=precision == "bf16"))
+        ratio = statistics.median(o / p for o, p in zip(ours_passes, plain_passes))
+        ours, plain = statistics.median(ours_passes), statistics.median(plain_passes)
         with tempfile.TemporaryDirectory() as tmp:  # the compile time included, as a job sees it
             compiled = train(build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows, Path(tmp),
                              dataclasses.replace(cfg, compile_min_tokens=0), weight=1.0,
                              seed=0)["speed"]["tokens_per_second"]
-        plain = plain_trainer_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, texts, cfg,
-                                   bf16=precision == "bf16")
         flops_per_token = 6 * parameter_count(ours_model)
         figures[f"train_{precision}"] = {
             "ours_tokens_per_s": round(ours), "plain_trainer_tokens_per_s": round(plain),
-            "ratio": round(ours / plain, 2),
+            "ratio": round(ratio, 2),
+            "passes": {"ours": [round(o) for o in ours_passes], "plain": [round(p) for p in plain_passes]},
             "ours_compiled_tokens_per_s": round(compiled), "compiled_ratio": round(compiled / plain, 2),
             "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
             "plain_mfu": round(plain * flops_per_token / peak, 3)}
