@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, lost_its_lock_folder, micro_config, write_config
+from conftest import REPO, lost_its_lock_folder, micro_config, snakemake, write_config
 
 # Run-specific files: logs, wall times, the record of the config (it names the results folder),
 # the tables (the shared micro run's pool both seeds).
@@ -27,30 +27,23 @@ def resume_config(tmp_path: Path, name: str, **changes) -> Path:
     return write_config(tmp_path, f"{name}.yaml", config)
 
 
-def _command(configfile: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "core", "--cores", "2", "--configfile", str(configfile), *extra]
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO))
+def _arguments(configfile: Path, *extra: str) -> list[str]:
+    return ["core", "--cores", "2", "--configfile", str(configfile), *extra]
 
 
 def run_to_end(configfile: Path) -> list[str]:
     """The command until it succeeds, doing what Snakemake asks in between; returns those steps."""
     steps = []
-    for _ in range(5):
-        result = subprocess.run(_command(configfile), cwd=REPO, capture_output=True, text=True, env=_env())
+    for _ in range(3):
+        result = snakemake(*_arguments(configfile), check=False)
         output = result.stdout + result.stderr
         if result.returncode == 0:
             return steps
-        if lost_its_lock_folder(output):
-            continue  # another worker's run ended as this one started: nothing ran, run it again
         if "--unlock" in output:
-            subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
+            snakemake(*_arguments(configfile, "--unlock"))
             steps.append("unlock")
         elif "--rerun-incomplete" in output:
-            subprocess.run(_command(configfile, "--rerun-incomplete"), cwd=REPO, check=True, capture_output=True,
-                           env=_env())
+            snakemake(*_arguments(configfile, "--rerun-incomplete"))
             steps.append("rerun-incomplete")
             return steps
         else:
@@ -64,13 +57,14 @@ def kill_during(configfile: Path, started: Path, finished: Path, ready=None, tim
     written to its log)."""
     ready = ready or (lambda: started.stat().st_size > 0)
     if started.parents[2].exists():  # resumed after an earlier kill: unlock first, as the README says
-        subprocess.run(_command(configfile, "--unlock"), cwd=REPO, check=True, capture_output=True, env=_env())
+        snakemake(*_arguments(configfile, "--unlock"))
     output = configfile.with_suffix(".out")
     deadline = time.time() + timeout
     for _ in range(3):
         with output.open("w") as sink:
-            process = subprocess.Popen(_command(configfile), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
-                                       env=_env(), start_new_session=True)
+            process = subprocess.Popen([sys.executable, "-m", "snakemake", *_arguments(configfile)], cwd=REPO,
+                                       stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=dict(os.environ, PYTHONPATH=str(REPO)))
         try:
             while time.time() < deadline and process.poll() is None:
                 if started.exists() and not finished.exists() and ready():
