@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--attention", choices=["eager", "sdpa"], default="eager", help="the model's attention kernel")
     parser.add_argument("--deepspeed", default=None, help="a DeepSpeed config for training")
     parser.add_argument("--precisions", default="bf16,fp32", help="training precisions to measure")
     parser.add_argument("--decode-batches", default="32,128,256", help="rows a batch, or auto")
@@ -46,7 +47,8 @@ def main() -> None:
             for r in records]
     tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)
     arch = ScratchModelSettings(hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3 // 16 * 16,
-                                num_layers=args.layers, num_heads=max(args.hidden // 64, 2), max_positions=2048)
+                                num_layers=args.layers, num_heads=max(args.hidden // 64, 2), max_positions=2048,
+                                attention=args.attention)
     for precision in args.precisions.split(","):
         model = build_scratch_model(tokenizer, arch, seed=0)
         cfg = TrainingSettings(epochs=1, lr=1e-3, lr_scheduler="cosine", warmup_ratio=0.0, weight_decay=0.0,

@@ -28,7 +28,7 @@ def build_scratch_model(tokenizer, arch: ScratchModelSettings, seed: int) -> Lla
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        attn_implementation="eager",  # faster than SDPA for this size on CPU (benchmarks/README)
+        attn_implementation=arch.attention,
     )
     return LlamaForCausalLM(config)
 
