@@ -6,8 +6,8 @@ evaluated on the validation split (run on demand, hours).
         [--attention {eager,sdpa}] [--task multistep_arithmetic] [--results results]
 
 Trains as the `baseline` rule does (the task's resolved `baseline.training`, with
-`compile_min_tokens` 0 for `compiled` and null for `eager`, and `model.scratch.attention` as
-given) on the `results` folder's splits, gold rationales and tokenizer, then evaluates as the
+`compile_min_tokens` 0 for `compiled` and null for `eager`; the attention kernel as `--attention`
+says) on the `results` folder's splits, gold rationales and tokenizer, then evaluates as the
 `evaluate` rule does on `val.jsonl`. Writes OUT_DIR/{model/, val.pkl, val.json, study.json}. Run
 the two variants with the same eps side by side (one thread each) so that their training times
 compare.
@@ -37,8 +37,8 @@ def main() -> None:
     parser.add_argument("mode", choices=["eager", "compiled"])
     parser.add_argument("eps", type=float, help="the initial embedding is scaled by 1 + eps")
     parser.add_argument("seed", type=int)
-    parser.add_argument("--attention", choices=["eager", "sdpa"], default=None,
-                        help="the scratch model's attention kernel (default: the task's config)")
+    parser.add_argument("--attention", choices=["eager", "sdpa"], default="eager",
+                        help="the scratch model's attention kernel (the workflow's: eager)")
     parser.add_argument("--task", default="multistep_arithmetic")
     parser.add_argument("--results", type=Path, default=REPO / "results")
     parser.add_argument("--threads", type=int, default=1)
@@ -51,8 +51,8 @@ def main() -> None:
     questions = io.read_jsonl(data / "train.jsonl") + io.read_jsonl(data / "extra_train.jsonl")
     rows = stages.baseline_rows(task, questions, data / "rationales.jsonl")
     tokenizer = stages.load_tokenizer(args.results / "models" / args.task / "tokenizer")
-    arch = dataclasses.replace(resolved.model.scratch, attention=args.attention or resolved.model.scratch.attention)
-    model = build_scratch_model(tokenizer, arch, args.seed)
+    model = build_scratch_model(tokenizer, resolved.model.scratch, args.seed)
+    model.set_attn_implementation(args.attention)
     with torch.no_grad():
         model.get_input_embeddings().weight.mul_(1 + args.eps)
     started = time.time()
@@ -60,7 +60,8 @@ def main() -> None:
     seconds = time.time() - started
     stages.evaluate(args.task, args.out.name, args.out / "model", io.read_jsonl(data / "val.jsonl"),
                     resolved.evaluation, args.seed, args.out / "val.pkl", args.out / "val.json")
-    record = {"mode": args.mode, "attention": arch.attention, "eps": args.eps, "seed": args.seed, "task": args.task,
+    record = {"mode": args.mode, "attention": model.config._attn_implementation, "eps": args.eps, "seed": args.seed,
+              "task": args.task,
               "train_seconds": round(seconds, 1), "tokens_per_second": round(stats["speed"]["tokens_per_second"]),
               "train_loss": stats["train_loss"], "compiled": stats["compiled"]}
     io.write_json(args.out / "study.json", record)

@@ -47,10 +47,10 @@ def main() -> None:
             for r in records]
     tokenizer = train_tokenizer([row["text"] for row in rows], task.phrases, 400)
     arch = ScratchModelSettings(hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3 // 16 * 16,
-                                num_layers=args.layers, num_heads=max(args.hidden // 64, 2), max_positions=2048,
-                                attention=args.attention)
+                                num_layers=args.layers, num_heads=max(args.hidden // 64, 2), max_positions=2048)
     for precision in args.precisions.split(","):
         model = build_scratch_model(tokenizer, arch, seed=0)
+        model.set_attn_implementation(args.attention)
         cfg = TrainingSettings(epochs=1, lr=1e-3, lr_scheduler="cosine", warmup_ratio=0.0, weight_decay=0.0,
                                max_grad_norm=1.0, batch_size=8, grad_accum=1, max_length=1024, bf16=precision == "bf16",
                                deepspeed=args.deepspeed, compile_min_tokens=None)

@@ -201,10 +201,10 @@ def data_settings(**changes) -> DataSettings:
 
 
 def scratch_model(hidden_size: int, num_layers: int, num_heads: int, max_positions: int,
-                  intermediate_size: int | None = None, attention: str = "eager") -> ScratchModelSettings:
+                  intermediate_size: int | None = None) -> ScratchModelSettings:
     """A small scratch model's shape (the MLP twice as wide as the stream unless given)."""
     return ScratchModelSettings(hidden_size, intermediate_size or 2 * hidden_size, num_layers, num_heads,
-                                max_positions, attention)
+                                max_positions)
 
 
 SCRIPTED = ExpertSettings(kind="scripted", max_rounds=5)

@@ -63,8 +63,6 @@ CASES = [
     ("model.scratch.num_heads", 3, "model.scratch.num_heads: hidden_size"),
     ("overrides.tasks.logical_deduction.model.scratch.num_heads", 5,
      "overrides.tasks.logical_deduction.model.scratch.num_heads: hidden_size"),
-    ("overrides.tasks.word_sorting.model.scratch.attention", "flash",
-     "overrides.tasks.word_sorting.model.scratch.attention: 'flash' is not one of"),
     ("core_seeds", 9, "core_seeds: 9 but only 2 seeds are listed"),
     ("results", "", "results: '' should be non-empty"),
     ("model.name_or_path", "/nonexistent/model",

@@ -35,7 +35,7 @@ from test_deepspeed import TEXT, PROMPT, loss_on_text
 
 out, ds_config = Path(sys.argv[1]), sys.argv[2]
 tokenizer = train_tokenizer([TEXT], [], 0)
-model = build_scratch_model(tokenizer, ScratchModelSettings(32, 64, 1, 2, 128, "eager"), seed=0)
+model = build_scratch_model(tokenizer, ScratchModelSettings(32, 64, 1, 2, 128), seed=0)
 rows = [{"text": TEXT, "prompt_chars": len(PROMPT), "weight_start": TEXT.index("\\nFeedback:")}] * 16
 before = loss_on_text(model, tokenizer)
 cfg = TrainingSettings(epochs=8, lr=1e-2, lr_scheduler="constant", warmup_ratio=0.0, weight_decay=0.0,

@@ -102,23 +102,6 @@ def test_right_padding_without_a_mask_changes_no_real_position():
         torch.testing.assert_close(weighted_loss(batched, batch["labels"], batch["weights"]), expected)
 
 
-def test_the_scratch_models_attention_kernel_changes_the_kernel_not_the_model():
-    """``model.scratch.attention``: the same seed gives the same weights under either kernel, and
-    a padded batch (the Collator's, no mask) the same logits up to rounding."""
-    tokenizer = tiny_tokenizer()
-    eager = build_scratch_model(tokenizer, ARCH, seed=0).eval()
-    sdpa = build_scratch_model(tokenizer, dataclasses.replace(ARCH, attention="sdpa"), seed=0).eval()
-    assert (eager.config._attn_implementation, sdpa.config._attn_implementation) == ("eager", "sdpa")
-    for (name, a), (_, b) in zip(eager.state_dict().items(), sdpa.state_dict().items()):
-        assert torch.equal(a, b), name
-    prompt = "Q: ab\nAnswer: Let's think step by step."
-    items = [encode_example(tokenizer, text, len(prompt), None, 1.0) for text in (prompt + "\n(1) xy", prompt)]
-    batch = Collator(tokenizer.pad_token_id)(items)
-    with torch.no_grad():
-        torch.testing.assert_close(sdpa(input_ids=batch["input_ids"]).logits,
-                                   eager(input_ids=batch["input_ids"]).logits, rtol=1e-5, atol=1e-5)
-
-
 def test_weighted_loss_by_hand():
     logits = torch.zeros(1, 4, 3)
     logits[0, 0, 1] = 2.0  # predicts token 1 at position 1

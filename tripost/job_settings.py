@@ -63,8 +63,6 @@ class ScratchModelSettings:
     num_layers: int = field(metadata=_help("transformer blocks"))
     num_heads: int = field(metadata=_help("attention heads (hidden_size is a multiple)"))
     max_positions: int = field(metadata=_help("longest sequence in tokens"))
-    attention: str = field(metadata=_help(
-        "the attention kernel while it trains from scratch: eager or sdpa (a saved checkpoint loads with sdpa)"))
 
 
 @dataclass(frozen=True)
