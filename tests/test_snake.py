@@ -1,5 +1,6 @@
 """GPU jobs side by side on one machine each get their own GPUs (lock files, held for the life of
-the job's process); with no GPU or a scheduler's choice, nothing changes."""
+the job's process); with no GPU or a scheduler's choice, nothing changes. A job's allocator keeps
+the large blocks it frees."""
 
 from __future__ import annotations
 
@@ -43,3 +44,40 @@ def test_no_gpu_or_a_scheduler_choice_leaves_the_environment_alone(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     snake.place_on_gpus(1)  # SLURM (or the user) chose
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+MALLOC = """
+import ctypes, ctypes.util, sys
+from tripost.snake import keep_freed_memory
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                       "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = MallInfo2, ctypes.c_void_p, [ctypes.c_void_p]
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+before = libc.mallinfo2().hblks
+block = libc.malloc(16 * 2**20)
+mapped = libc.mallinfo2().hblks - before  # 1: the block got a mapping of its own
+libc.free(block)
+print(kept, mapped, libc.mallinfo2().arena)
+"""
+
+
+def malloc_16_mib_and_free(keep: bool) -> tuple[str, int, int]:
+    """In a fresh process: what ``keep_freed_memory`` returned, whether a 16 MiB block got a
+    mapping of its own, and the heap's size once it is freed."""
+    done = subprocess.run([sys.executable, "-c", MALLOC, "keep" if keep else "default"], capture_output=True,
+                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    kept, mapped, heap = done.stdout.split()
+    return kept, int(mapped), int(heap)
+
+
+def test_a_job_keeps_the_large_blocks_it_frees_in_its_heap():
+    """By default glibc maps a fresh 16 MiB block of its own and unmaps it when it is freed; after
+    ``keep_freed_memory`` the heap serves it and keeps it once freed."""
+    if not hasattr(os, "confstr") or "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
+        pytest.skip("mallopt is glibc's")
+    _, mapped, heap = malloc_16_mib_and_free(keep=False)
+    assert mapped == 1 and heap < 16 * 2**20
+    kept, mapped, heap = malloc_16_mib_and_free(keep=True)
+    assert kept == "True" and mapped == 0 and heap >= 16 * 2**20
