@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/allocator.py [--rows 2000] [--prompts 128] [--threads 1] [--repeats 2]
 
 Each pass is a fresh process, as a job is, alternately with and without the setting: our training
-path (`training.train`, config.yaml's baseline settings, eager) on multistep-arithmetic gold
+path (`training.train`, config.yaml's baseline settings, eager or `--compiled`) on multistep-arithmetic gold
 rationales with the default scratch model, then our decoder (greedy, the evaluation's batch size)
 on the model the first pass trained. Prints tokens/s, system seconds and page faults of each pass,
 and the median ratio of the paired passes. The outputs are the same either way: the setting
@@ -53,7 +53,8 @@ def child(args: argparse.Namespace) -> dict:
         rows = [{"text": t, "prompt_chars": 0, "weight_start": None} for t in texts]
         tokenizer = train_tokenizer(texts, task.phrases, config["model"]["tokenizer_vocab_size"][task.name])
         model = build_scratch_model(tokenizer, from_params(ScratchModelSettings, config["model"]["scratch"]), seed=0)
-        cfg = from_params(TrainingSettings, {**config["baseline"]["training"], "epochs": 1, "compile_min_tokens": None})
+        cfg = from_params(TrainingSettings, {**config["baseline"]["training"], "epochs": 1,
+                                             "compile_min_tokens": 0 if args.compiled else None})
         start = resource.getrusage(resource.RUSAGE_SELF)
         rate = training.train(model, tokenizer, rows, args.model, cfg, weight=1.0, seed=0)["speed"]["tokens_per_second"]
         outputs = None
@@ -72,7 +73,8 @@ def child(args: argparse.Namespace) -> dict:
 
 def run_pass(args: argparse.Namespace, part: str, keep: bool, model: Path) -> dict:
     command = [sys.executable, __file__, "--child", part, "--model", str(model), "--rows", str(args.rows),
-               "--prompts", str(args.prompts), "--threads", str(args.threads)] + (["--keep"] if keep else [])
+               "--prompts", str(args.prompts), "--threads", str(args.threads)] + (["--keep"] if keep else []) \
+        + (["--compiled"] if args.compiled else [])
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "benchmarks")])})
     if done.returncode:
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=128, help="prompts decoded")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2, help="passes of each setting, alternately")
+    parser.add_argument("--compiled", action="store_true", help="layers compiled (its time included)")
     parser.add_argument("--child", choices=["train", "decode"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, default=None, help=argparse.SUPPRESS)
@@ -94,7 +97,7 @@ def main() -> None:
         args.part = args.child
         print(json.dumps(child(args)))
         return
-    figures = {"threads": args.threads, "rows": args.rows, "prompts": args.prompts}
+    figures = {"threads": args.threads, "rows": args.rows, "prompts": args.prompts, "compiled": args.compiled}
     with tempfile.TemporaryDirectory() as tmp:
         for part in ("train", "decode"):
             passes = {"default": [], "keep": []}
