@@ -29,7 +29,7 @@ def build_scratch_model(tokenizer, arch: ScratchModelSettings, seed: int) -> Lla
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         # as fast as SDPA or faster while it trains on CPU: compiled on word sorting's rows, not
-        # compiled on date understanding's (docs/recipe.md, session 23)
+        # compiled on date understanding's and logical deduction's (docs/recipe.md, session 23)
         attn_implementation="eager",
     )
     return LlamaForCausalLM(config)

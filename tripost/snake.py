@@ -59,11 +59,12 @@ def place_on_gpus(count: int) -> None:
 
 def keep_freed_memory() -> bool:
     """Have glibc's malloc serve blocks of up to 32 MiB from its heap and keep what is freed there,
-    rather than map each large block afresh and hand it back when it is freed. A training or
-    decoding step allocates and frees the same activations every step; by default glibc maps and
-    unmaps many of them, and the kernel zero-fills every page of each new mapping: about a million
-    page faults in a 30-s training, and 6-7% of its time (benchmarks/allocator.py). The job's
-    memory then stays at its peak until it exits. False where the C library is not glibc."""
+    rather than map each large block afresh and hand it back when it is freed. A training step
+    allocates and frees the same activations every step; by default glibc maps and unmaps many of
+    them, and the kernel zero-fills every page of each new mapping: about a million page faults in
+    a 30-s eager training, and about 5% of its time (benchmarks/allocator.py; compiled layers and
+    decoding gain ~1%). The job's memory then stays at its peak until it exits. False where the C
+    library is not glibc."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
