@@ -60,8 +60,7 @@ def main() -> None:
     seconds = time.time() - started
     stages.evaluate(args.task, args.out.name, args.out / "model", io.read_jsonl(data / "val.jsonl"),
                     resolved.evaluation, args.seed, args.out / "val.pkl", args.out / "val.json")
-    record = {"mode": args.mode, "attention": model.config._attn_implementation, "eps": args.eps, "seed": args.seed,
-              "task": args.task,
+    record = {"mode": args.mode, "attention": args.attention, "eps": args.eps, "seed": args.seed, "task": args.task,
               "train_seconds": round(seconds, 1), "tokens_per_second": round(stats["speed"]["tokens_per_second"]),
               "train_loss": stats["train_loss"], "compiled": stats["compiled"]}
     io.write_json(args.out / "study.json", record)

@@ -1,9 +1,9 @@
 """Training and generation throughput of the scratch model (run on demand, not in the tests).
 
-    .venv/bin/python benchmarks/throughput.py [--hidden 256] [--layers 4] [--threads 2]
+    .venv/bin/python benchmarks/throughput.py [--hidden 256] [--layers 4] [--threads 2] [--attention eager]
     # on a GPU, a ~100M-parameter model through DeepSpeed ZeRO-2, batches sized to the GPU:
     .venv/bin/python benchmarks/throughput.py --hidden 768 --layers 12 --deepspeed configs/ds_zero2.json \
-        --precisions bf16 --decode-batches 32,128,auto
+        --attention sdpa --precisions bf16 --decode-batches 32,128,auto
 
 Prints training tokens/s (bf16 and fp32) through the real Trainer path, and generation tokens/s of
 the batched KV-cache decoder on the inference device (the GPU when there is one), with the peak GPU

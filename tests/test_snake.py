@@ -5,8 +5,10 @@ the large blocks it frees."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,6 +56,7 @@ class MallInfo2(ctypes.Structure):
                                                        "fsmblks", "uordblks", "fordblks", "keepcost")]
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.mallinfo2.restype, libc.malloc.restype, libc.free.argtypes = MallInfo2, ctypes.c_void_p, [ctypes.c_void_p]
+libc.malloc.argtypes = [ctypes.c_size_t]
 kept = keep_freed_memory() if sys.argv[1] == "keep" else None
 before = libc.mallinfo2().hblks
 block = libc.malloc(16 * 2**20)
@@ -66,8 +69,9 @@ print(kept, mapped, libc.mallinfo2().arena)
 def malloc_16_mib_and_free(keep: bool) -> tuple[str, int, int]:
     """In a fresh process: what ``keep_freed_memory`` returned, whether a 16 MiB block got a
     mapping of its own, and the heap's size once it is freed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     done = subprocess.run([sys.executable, "-c", MALLOC, "keep" if keep else "default"], capture_output=True,
-                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+                          text=True, cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, check=True)
     kept, mapped, heap = done.stdout.split()
     return kept, int(mapped), int(heap)
 
@@ -75,9 +79,21 @@ def malloc_16_mib_and_free(keep: bool) -> tuple[str, int, int]:
 def test_a_job_keeps_the_large_blocks_it_frees_in_its_heap():
     """By default glibc maps a fresh 16 MiB block of its own and unmaps it when it is freed; after
     ``keep_freed_memory`` the heap serves it and keeps it once freed."""
-    if not hasattr(os, "confstr") or "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
-        pytest.skip("mallopt is glibc's")
+    libc, version = platform.libc_ver()
+    if libc != "glibc" or tuple(map(int, version.split(".")[:2])) < (2, 33):
+        pytest.skip("mallopt is glibc's (and mallinfo2, which the test reads, 2.33's)")
     _, mapped, heap = malloc_16_mib_and_free(keep=False)
     assert mapped == 1 and heap < 16 * 2**20
     kept, mapped, heap = malloc_16_mib_and_free(keep=True)
     assert kept == "True" and mapped == 0 and heap >= 16 * 2**20
+
+
+def test_every_job_sets_the_allocator_before_its_work(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(snake, "keep_freed_memory", lambda: calls.append("kept") or True)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # job() sets them: restored after the test
+        monkeypatch.setenv(variable, os.environ.get(variable, "1"))
+    fake = SimpleNamespace(log=[str(tmp_path / "job.log")], threads=1, resources={"gpu": 0})
+    with snake.job(fake):
+        calls.append("work")
+    assert calls == ["kept", "work"]

@@ -58,18 +58,20 @@ def place_on_gpus(count: int) -> None:
 
 
 def keep_freed_memory() -> bool:
-    """Have glibc's malloc serve blocks of up to 32 MiB from its heap and keep what is freed there,
-    rather than map each large block afresh and hand it back when it is freed. A training step
-    allocates and frees the same activations every step; by default glibc maps and unmaps many of
-    them, and the kernel zero-fills every page of each new mapping: about a million page faults in
-    a 30-s eager training, and about 5% of its time (benchmarks/allocator.py; compiled layers and
-    decoding gain ~1%). The job's memory then stays at its peak until it exits. False where the C
-    library is not glibc."""
+    """Have glibc's malloc serve blocks of up to 32 MiB from its heap and keep up to 1 GiB of what
+    is freed there, rather than map each large block afresh and hand it back when it is freed. A
+    training step allocates and frees the same activations every step; by default glibc maps and
+    unmaps many of them, and the kernel zero-fills every page of each new mapping: about a million
+    page faults in a 30-s eager training, and about 5% of its time (benchmarks/allocator.py;
+    compiled layers and decoding gain ~1%). A job then holds the memory it freed until it exits.
+    False where the C library has no ``mallopt`` (not glibc) or refuses a value."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    mapped = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+    trimmed = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    return bool(mapped) and bool(trimmed)
 
 
 @contextlib.contextmanager
