@@ -38,23 +38,20 @@ def child(args: argparse.Namespace) -> dict:
     import yaml
 
     torch.set_num_threads(args.threads)
-    from versus_hf import SPLIT
+    from versus_hf import SPLIT, arithmetic_rationales
 
     from tripost import training
     from tripost.generation import generate
     from tripost.job_settings import DecodingSettings, ScratchModelSettings, TrainingSettings, from_params
     from tripost.model import build_scratch_model, load
     from tripost.tasks.multistep_arithmetic import MultistepArithmetic
-    from tripost.tokenizer import train_tokenizer
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     task = MultistepArithmetic()
     records = task.make_splits(SPLIT, {})["extra_train"]
     start = resource.getrusage(resource.RUSAGE_SELF)
     if args.part == "train":
-        texts = [task.rationale_text(r, task.solve(r)) for r in records[: args.rows]]
-        rows = [{"text": t, "prompt_chars": 0, "weight_start": None} for t in texts]
-        tokenizer = train_tokenizer(texts, task.phrases, config["model"]["tokenizer_vocab_size"][task.name])
+        _, rows, tokenizer = arithmetic_rationales(task, records[: args.rows], config)
         model = build_scratch_model(tokenizer, from_params(ScratchModelSettings, config["model"]["scratch"]), seed=0)
         cfg = from_params(TrainingSettings, {**config["baseline"]["training"], "epochs": 1,
                                              "compile_min_tokens": 0 if args.compiled else None})

@@ -29,6 +29,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -44,6 +45,14 @@ from tripost.training import ListDataset, train
 REPO = Path(__file__).resolve().parent.parent
 SPLIT = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials=30, n_val=50, split_seed=0,
              extra_seed=1, n_extra_train=2000)
+
+
+def arithmetic_rationales(task: MultistepArithmetic, records: list, config: dict) -> tuple[list[str], list[dict], Any]:
+    """The benchmarks' training material: gold rationales of ``records``, as texts and as training
+    rows (no prompt masked, no weighted section), and the scratch tokenizer trained on them."""
+    texts = [task.rationale_text(r, task.solve(r)) for r in records]
+    rows = [{"text": t, "prompt_chars": 0, "weight_start": None} for t in texts]
+    return texts, rows, train_tokenizer(texts, task.phrases, config["model"]["tokenizer_vocab_size"][task.name])
 
 
 def matmul_rate(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
@@ -109,9 +118,7 @@ def main() -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     task = MultistepArithmetic()
     records = task.make_splits(SPLIT, {})["extra_train"]
-    texts = [task.rationale_text(r, task.solve(r)) for r in records[: args.rows]]
-    rows = [{"text": t, "prompt_chars": 0, "weight_start": None} for t in texts]
-    tokenizer = train_tokenizer(texts, task.phrases, config["model"]["tokenizer_vocab_size"][task.name])
+    texts, rows, tokenizer = arithmetic_rationales(task, records[: args.rows], config)
     arch = from_params(ScratchModelSettings, config["model"]["scratch"])
     figures: dict = {"machine_threads": args.threads, "rows": len(rows)}
     precisions = ["bf16", "fp32"] if native_bf16(torch.device("cpu")) else ["fp32"]
