@@ -63,8 +63,8 @@ def keep_freed_memory() -> bool:
     training step allocates and frees the same activations every step; by default glibc maps and
     unmaps many of them, and the kernel zero-fills every page of each new mapping: about a million
     page faults in a 30-s training, 3-4x as many as with this setting, which trains 1.03-1.05x as
-    fast (benchmarks/allocator.py; decoding gains nothing). A job then holds the memory it freed until it exits.
-    False where the C library has no ``mallopt`` (not glibc) or refuses a value."""
+    fast (benchmarks/allocator.py; decoding gains nothing). A job then holds the memory it freed
+    until it exits. False where the C library has no ``mallopt`` (not glibc) or refuses a value."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
