@@ -1,6 +1,8 @@
 """Our training and decoding paths against plain Hugging Face, measured in one run, as ratios.
 
     .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--out FILE.json]
+    .venv/bin/python benchmarks/versus_hf.py --iteration results/tripost/word_sorting/seed0/tripost/iter1/train.jsonl \
+        --checkpoint results/models/word_sorting/seed0/baseline --repeats 3 --threads 1
 
 The same scratch model (config.yaml's `model.scratch`), tokenizer and multistep-arithmetic gold
 rationales for every side:
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import statistics
@@ -35,12 +38,13 @@ import torch
 import yaml
 from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
+from tripost import io
 from tripost.generation import generate
 from tripost.job_settings import DecodingSettings, ScratchModelSettings, TrainingSettings, from_params
-from tripost.model import build_scratch_model, native_bf16, parameter_count
+from tripost.model import build_scratch_model, load, native_bf16, parameter_count
 from tripost.tasks.multistep_arithmetic import MultistepArithmetic
 from tripost.tokenizer import train_tokenizer
-from tripost.training import ListDataset, train
+from tripost.training import ListDataset, mask_before_weighted, train
 
 REPO = Path(__file__).resolve().parent.parent
 SPLIT = dict(bigbench_seed=42, trials=300, train_trials=150, test_trials=30, n_val=50, split_seed=0,
@@ -66,9 +70,12 @@ def matmul_rate(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> f
     return 2 * size**3 * done / (time.perf_counter() - started)
 
 
-def plain_trainer_rate(model, tokenizer, texts: list[str], cfg: TrainingSettings, bf16: bool) -> float:
-    """Real tokens/s of a plain Trainer: causal-LM loss on every token, padded to the longest row."""
+def plain_trainer_rate(new_model, tokenizer, texts: list[str], cfg: TrainingSettings, bf16: bool) -> float:
+    """Real tokens/s of a plain Trainer training ``new_model()``: causal-LM loss on every token,
+    padded to the longest row."""
+    model = new_model()
     items = [{"input_ids": tokenizer(t)["input_ids"] + [tokenizer.eos_token_id]} for t in texts]
+    items = [i for i in items if len(i["input_ids"]) <= cfg.max_length]  # the rows ours keeps
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, num_train_epochs=1, per_device_train_batch_size=cfg.batch_size,
                                  learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler,
@@ -102,6 +109,46 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+def scratch_training_rate(trained: list, tokenizer, arch: ScratchModelSettings, rows: list[dict],
+                          cfg: TrainingSettings) -> float:
+    """Our tokens/s training a new scratch model on ``rows``; the model is appended to ``trained``."""
+    trained.append(build_scratch_model(tokenizer, arch, seed=0))
+    with tempfile.TemporaryDirectory() as tmp:
+        return train(trained[-1], tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)["speed"]["tokens_per_second"]
+
+
+def alternate(ours, plain, repeats: int) -> tuple[list[float], list[float], float]:
+    """Both sides' tokens/s over ``repeats`` alternate passes, and the median of the passes' ratios."""
+    ours_passes, plain_passes = [], []
+    for _ in range(repeats):
+        ours_passes.append(ours())
+        plain_passes.append(plain())
+    return ours_passes, plain_passes, statistics.median(o / p for o, p in zip(ours_passes, plain_passes))
+
+
+def iteration_training(data: Path, checkpoint: Path, config: dict, repeats: int, bf16: bool) -> dict:
+    """Ours against the plain Trainer on one TriPosT iteration's rows, from the checkpoint it trains."""
+    settings = config["tripost"]
+    rows = io.read_jsonl(data)
+    if settings["mask_before_feedback"]:
+        rows = [mask_before_weighted(r) for r in rows]
+    cfg = from_params(TrainingSettings, {**settings["training"], "bf16": bf16})
+    start, tokenizer = load(checkpoint)
+
+    def ours() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            return train(load(checkpoint)[0], tokenizer, rows, Path(tmp), cfg,
+                         weight=settings["self_improve_section_weight"], seed=0)["speed"]["tokens_per_second"]
+
+    ours_passes, plain_passes, ratio = alternate(
+        ours, functools.partial(plain_trainer_rate, lambda: load(checkpoint)[0], tokenizer,
+                                [r["text"] for r in rows], cfg, bf16), repeats)
+    return {"rows": len(rows), "attention": start.config._attn_implementation,
+            "ours_tokens_per_s": round(statistics.median(ours_passes)),
+            "plain_trainer_tokens_per_s": round(statistics.median(plain_passes)), "ratio": round(ratio, 2),
+            "passes": {"ours": [round(o) for o in ours_passes], "plain": [round(p) for p in plain_passes]}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1000, help="training rows")
@@ -113,9 +160,20 @@ def main() -> None:
     parser.add_argument("--precisions", default="bf16,fp32", help="of these, the ones this CPU computes natively")
     parser.add_argument("--repeats", type=int, default=1, help="training passes of ours and plain, alternately")
     parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
+    parser.add_argument("--iteration", type=Path, default=None, help="a TriPosT iteration's train.jsonl")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint that iteration trains")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if args.iteration:
+        bf16 = native_bf16(torch.device("cpu")) and "bf16" in args.precisions.split(",")
+        figures = {"machine_threads": args.threads, "iteration": str(args.iteration),
+                   f"train_{'bf16' if bf16 else 'fp32'}": iteration_training(args.iteration, args.checkpoint, config,
+                                                                             args.repeats, bf16)}
+        print(json.dumps(figures, indent=1))
+        if args.out:
+            args.out.write_text(json.dumps(figures, indent=1) + "\n")
+        return
     task = MultistepArithmetic()
     records = task.make_splits(SPLIT, {})["extra_train"]
     texts, rows, tokenizer = arithmetic_rationales(task, records[: args.rows], config)
@@ -126,16 +184,14 @@ def main() -> None:
         peak = matmul_rate(torch.bfloat16 if precision == "bf16" else torch.float32)
         settings = {**config["baseline"]["training"], "epochs": 1, "bf16": precision == "bf16"}
         cfg = from_params(TrainingSettings, settings)
-        ours_passes, plain_passes = [], []
-        for _ in range(args.repeats):
-            ours_model = build_scratch_model(tokenizer, arch, seed=0)
-            with tempfile.TemporaryDirectory() as tmp:
-                ours_passes.append(train(ours_model, tokenizer, rows, Path(tmp),
-                                         dataclasses.replace(cfg, compile_min_tokens=None), weight=1.0,
-                                         seed=0)["speed"]["tokens_per_second"])
-            plain_passes.append(plain_trainer_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, texts,
-                                                   cfg, bf16=precision == "bf16"))
-        ratio = statistics.median(o / p for o, p in zip(ours_passes, plain_passes))
+        trained: list = []  # the models ours trained; the last one decodes below
+        eager = dataclasses.replace(cfg, compile_min_tokens=None)
+        ours_passes, plain_passes, ratio = alternate(
+            functools.partial(scratch_training_rate, trained, tokenizer, arch, rows, eager),
+            functools.partial(plain_trainer_rate, functools.partial(build_scratch_model, tokenizer, arch, seed=0),
+                              tokenizer, texts, cfg, cfg.bf16),
+            args.repeats)
+        ours_model = trained[-1]
         ours, plain = statistics.median(ours_passes), statistics.median(plain_passes)
         with tempfile.TemporaryDirectory() as tmp:  # the compile time included, as a job sees it
             compiled = train(build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows, Path(tmp),
