@@ -82,11 +82,8 @@ END_TO_END_FIXTURES = {"micro_run", "llm_run", "cluster"}
 # `make test` runs the suite on two workers, a file at a time (`pytest -n 2 --dist loadfile
 # --no-loadscope-reorder`); each worker starts with two files. These files go first, in this order:
 # one worker makes the shared micro run (test_resume) and goes on with what reads it
-# (test_workflow), the other runs SLURM and the LLM expert's workflow; then the next longest files
-# (the pretrained model's, 2 minutes; DeepSpeed's, with its first build of the CPU ops), one to
-# each worker; the rest fills in beside them.
-FIRST_FILES = ("test_resume.py", "test_slurm.py", "test_workflow.py", "test_llm_expert.py", "test_pretrained.py",
-               "test_deepspeed.py")
+# (test_workflow), the other runs SLURM and the LLM expert's workflow; the rest fills in beside them.
+FIRST_FILES = ("test_resume.py", "test_slurm.py", "test_workflow.py", "test_llm_expert.py", "test_deepspeed.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
