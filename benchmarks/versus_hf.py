@@ -16,6 +16,12 @@ rationales for every side:
   `generate` batched with left padding and one prompt at a time (on the first `--single`
   prompts); new tokens/s, and how many outputs differ from ours.
 
+With `--iteration TRAIN.jsonl --checkpoint DIR` it measures instead what a TriPosT iteration's
+training job does: both sides train the checkpoint that iteration starts from (loaded as the job
+loads it) for one epoch of that iteration's rows at config.yaml's `tripost.training` settings;
+ours with its weighted loss, the plain Trainer with a loss on every token (docs/recipe.md,
+session 24).
+
 Run it on a quiet machine: the ratios are what carries over between machines. On a shared host
 whose speed swings, `--repeats N` trains ours and the plain Trainer alternately N times and reports
 every pass and the median of the passes' ratios.
@@ -163,6 +169,8 @@ def main() -> None:
     parser.add_argument("--iteration", type=Path, default=None, help="a TriPosT iteration's train.jsonl")
     parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint that iteration trains")
     args = parser.parse_args()
+    if (args.iteration is None) != (args.checkpoint is None):
+        parser.error("--iteration and --checkpoint go together")
     torch.set_num_threads(args.threads)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     if args.iteration:
