@@ -115,12 +115,17 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+def our_training_rate(model, tokenizer, rows: list[dict], cfg: TrainingSettings, weight: float = 1.0) -> float:
+    """Our tokens/s training ``model`` on ``rows`` (``training.train``; the saved checkpoint is discarded)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return train(model, tokenizer, rows, Path(tmp), cfg, weight=weight, seed=0)["speed"]["tokens_per_second"]
+
+
 def scratch_training_rate(trained: list, tokenizer, arch: ScratchModelSettings, rows: list[dict],
                           cfg: TrainingSettings) -> float:
     """Our tokens/s training a new scratch model on ``rows``; the model is appended to ``trained``."""
     trained.append(build_scratch_model(tokenizer, arch, seed=0))
-    with tempfile.TemporaryDirectory() as tmp:
-        return train(trained[-1], tokenizer, rows, Path(tmp), cfg, weight=1.0, seed=0)["speed"]["tokens_per_second"]
+    return our_training_rate(trained[-1], tokenizer, rows, cfg)
 
 
 def alternate(ours, plain, repeats: int) -> tuple[list[float], list[float], float]:
@@ -142,9 +147,7 @@ def iteration_training(data: Path, checkpoint: Path, config: dict, repeats: int,
     start, tokenizer = load(checkpoint)
 
     def ours() -> float:
-        with tempfile.TemporaryDirectory() as tmp:
-            return train(load(checkpoint)[0], tokenizer, rows, Path(tmp), cfg,
-                         weight=settings["self_improve_section_weight"], seed=0)["speed"]["tokens_per_second"]
+        return our_training_rate(load(checkpoint)[0], tokenizer, rows, cfg, settings["self_improve_section_weight"])
 
     ours_passes, plain_passes, ratio = alternate(
         ours, functools.partial(plain_trainer_rate, lambda: load(checkpoint)[0], tokenizer,
@@ -153,6 +156,13 @@ def iteration_training(data: Path, checkpoint: Path, config: dict, repeats: int,
             "ours_tokens_per_s": round(statistics.median(ours_passes)),
             "plain_trainer_tokens_per_s": round(statistics.median(plain_passes)), "ratio": round(ratio, 2),
             "passes": {"ours": [round(o) for o in ours_passes], "plain": [round(p) for p in plain_passes]}}
+
+
+def report(figures: dict, out: Path | None) -> None:
+    """Print ``figures`` as JSON, and write them to ``out`` when given."""
+    print(json.dumps(figures, indent=1))
+    if out:
+        out.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def main() -> None:
@@ -178,9 +188,7 @@ def main() -> None:
         figures = {"machine_threads": args.threads, "iteration": str(args.iteration),
                    f"train_{'bf16' if bf16 else 'fp32'}": iteration_training(args.iteration, args.checkpoint, config,
                                                                              args.repeats, bf16)}
-        print(json.dumps(figures, indent=1))
-        if args.out:
-            args.out.write_text(json.dumps(figures, indent=1) + "\n")
+        report(figures, args.out)
         return
     task = MultistepArithmetic()
     records = task.make_splits(SPLIT, {})["extra_train"]
@@ -201,10 +209,9 @@ def main() -> None:
             args.repeats)
         ours_model = trained[-1]
         ours, plain = statistics.median(ours_passes), statistics.median(plain_passes)
-        with tempfile.TemporaryDirectory() as tmp:  # the compile time included, as a job sees it
-            compiled = train(build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows, Path(tmp),
-                             dataclasses.replace(cfg, compile_min_tokens=0), weight=1.0,
-                             seed=0)["speed"]["tokens_per_second"]
+        # the compile time included, as a job sees it
+        compiled = our_training_rate(build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows,
+                                     dataclasses.replace(cfg, compile_min_tokens=0))
         flops_per_token = 6 * parameter_count(ours_model)
         figures[f"train_{precision}"] = {
             "ours_tokens_per_s": round(ours), "plain_trainer_tokens_per_s": round(plain),
@@ -231,9 +238,7 @@ def main() -> None:
         "outputs_differing_from_batched": sum(a != b for a, b in zip(ours, batched)),
         "outputs_differing_from_single": sum(a != b for a, b in zip(ours, single)),
         "mean_new_tokens": round(new_tokens(tokenizer, ours) / len(prompts), 1)}
-    print(json.dumps(figures, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=1) + "\n")
+    report(figures, args.out)
 
 
 if __name__ == "__main__":
