@@ -18,6 +18,7 @@ from tripost.tokenizer import train_tokenizer
 from tripost.training import (
     IGNORE,
     Collator,
+    encode_dataset,
     encode_example,
     mask_before_weighted,
     train,
@@ -66,6 +67,31 @@ def test_no_weight_without_feedback_section():
     tokenizer = tiny_tokenizer()
     item = encode_example(tokenizer, "Q: ab\nAnswer: Let's think step by step.\n(1) x", 5, None, 1.5)
     assert set(item["weights"]) == {1.0}
+
+
+def test_a_prompt_without_continuation_leaves_even_eos_out_of_the_loss():
+    tokenizer = tiny_tokenizer()
+    text = "Q: ab\nAnswer: Let's think step by step."
+    item = encode_example(tokenizer, text, len(text), None, 1.5)
+    assert item["labels"] == [IGNORE] * len(item["input_ids"])  # EOS sits at the prompt's end
+
+
+def test_encoding_a_dataset_in_chunks_gives_each_example_its_own_encoding():
+    """The dataset's chunked tokenization pairs every row with its own tokens (rows of different
+    lengths, prompts and weighted sections, across chunk boundaries), drops exactly the rows
+    over max_length, and keeps the others in order."""
+    tokenizer = tiny_tokenizer()
+    prompt = "Q: ab\nAnswer: Let's think step by step."
+    texts = [prompt + "\n(1) x" * n + ("\nFeedback: ok" if n % 2 else "") for n in range(1, 8)]
+    rows = [{"text": text, "prompt_chars": len(prompt) - n, "weight_start": text.find("\nFeedback:") if n % 2 else None}
+            for n, text in enumerate(texts, start=1)]
+    alone = [encode_example(tokenizer, row["text"], row["prompt_chars"], row["weight_start"], 1.5) for row in rows]
+    max_length = sorted(len(item["input_ids"]) for item in alone)[4]
+    kept = [item for item in alone if len(item["input_ids"]) <= max_length]
+    items, dropped = encode_dataset(tokenizer, rows, 1.5, max_length, chunk=3)
+    assert dropped == 2 and len(items) == 5
+    assert items == kept
+    assert len({tuple(item["input_ids"]) for item in items}) == 5  # no two rows share an encoding
 
 
 def test_collator_pads_out_of_the_loss():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
@@ -41,17 +42,34 @@ def encode_example(
     tokenizer, text: str, prompt_chars: int, weight_start: int | None, weight: float
 ) -> dict[str, list]:
     """Token ids, labels and per-token loss weights for one training text."""
-    encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
-    ids = list(encoded["input_ids"]) + [tokenizer.eos_token_id]
-    offsets = list(encoded["offset_mapping"]) + [(len(text), len(text))]
-    is_special = [i == tokenizer.bos_token_id for i in ids[:-1]] + [False]
-    labels, weights = [], []
-    for token, (start, end), special in zip(ids, offsets, is_special):
-        in_prompt = special or end <= prompt_chars
-        labels.append(IGNORE if in_prompt else token)
-        weighted = weight_start is not None and start >= weight_start and not in_prompt
-        weights.append(weight if weighted else 1.0)
-    return {"input_ids": ids, "labels": labels, "weights": weights}
+    encoded = tokenize(tokenizer, [text])
+    return label_tokens(encoded["input_ids"][0], encoded["offset_mapping"][0], len(text), tokenizer.bos_token_id,
+                        tokenizer.eos_token_id, prompt_chars, weight_start, weight)
+
+
+def tokenize(tokenizer, texts: list[str]):
+    """Token ids (BOS included where the tokenizer adds one) and character offsets of ``texts``."""
+    return tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True,
+                     return_attention_mask=False, return_token_type_ids=False)
+
+
+def label_tokens(ids: list[int], offsets: list[tuple[int, int]], text_chars: int, bos_id: int | None,
+                 eos_id: int, prompt_chars: int, weight_start: int | None, weight: float) -> dict[str, list]:
+    """The tokens ``ids`` of a text of ``text_chars`` characters, at character ``offsets``, with EOS
+    appended (at the text's end); each token's label (``IGNORE`` for BOS and for the tokens that end
+    inside the first ``prompt_chars`` characters) and its loss weight (``weight`` for the labelled
+    tokens that start at ``weight_start`` or later, else 1)."""
+    ids = np.asarray(list(ids) + [eos_id], dtype=np.int64)
+    spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    starts = np.append(spans[:, 0], text_chars)
+    ends = np.append(spans[:, 1], text_chars)
+    in_prompt = ends <= prompt_chars
+    if bos_id is not None:
+        in_prompt[:-1] |= ids[:-1] == bos_id
+    labels = np.where(in_prompt, IGNORE, ids)
+    weighted = ~in_prompt & (starts >= weight_start) if weight_start is not None else np.zeros_like(in_prompt)
+    weights = np.where(weighted, weight, 1.0)
+    return {"input_ids": ids.tolist(), "labels": labels.tolist(), "weights": weights.tolist()}
 
 
 @dataclass
@@ -110,15 +128,22 @@ class ListDataset(torch.utils.data.Dataset):
         return self.items[index]
 
 
-def encode_dataset(tokenizer, rows: list[dict], weight: float, max_length: int) -> tuple[list[dict], int]:
-    """Encoded examples, and how many were dropped for exceeding ``max_length`` tokens."""
+def encode_dataset(tokenizer, rows: list[dict], weight: float, max_length: int,
+                   chunk: int = 1024) -> tuple[list[dict], int]:
+    """Encoded examples (``label_tokens``), and how many were dropped for exceeding ``max_length``
+    tokens. The texts are tokenized ``chunk`` at a time (half the time of one at a time for the
+    arithmetic baseline's 50k rows, and the same items)."""
     items, dropped = [], 0
-    for row in rows:
-        item = encode_example(tokenizer, row["text"], row["prompt_chars"], row.get("weight_start"), weight)
-        if len(item["input_ids"]) > max_length:
-            dropped += 1
-            continue
-        items.append(item)
+    for first in range(0, len(rows), chunk):
+        part = rows[first:first + chunk]
+        encoded = tokenize(tokenizer, [row["text"] for row in part])
+        for row, ids, offsets in zip(part, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+            item = label_tokens(ids, offsets, len(row["text"]), tokenizer.bos_token_id, tokenizer.eos_token_id,
+                                row["prompt_chars"], row.get("weight_start"), weight)
+            if len(item["input_ids"]) > max_length:
+                dropped += 1
+                continue
+            items.append(item)
     return items, dropped
 
 
