@@ -1,6 +1,6 @@
 """Our training and decoding paths against plain Hugging Face, measured in one run, as ratios.
 
-    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--out FILE.json]
+    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--profile] [--out FILE.json]
     .venv/bin/python benchmarks/versus_hf.py --iteration results/tripost/word_sorting/seed0/tripost/iter1/train.jsonl \
         --checkpoint results/models/word_sorting/seed0/baseline --repeats 3 --threads 1
 
@@ -21,6 +21,10 @@ training job does: both sides train the checkpoint that iteration starts from (l
 loads it) for one epoch of that iteration's rows at config.yaml's `tripost.training` settings;
 ours with its weighted loss, the plain Trainer with a loss on every token (docs/recipe.md,
 session 24).
+
+With `--profile` it also runs one pass of ours under the torch profiler and reports the seconds
+its matmul kernels took (`mm`, `addmm`, and `bmm`: the scratch model's eager attention), and the
+ceiling: the ratio ours would reach if everything but those matmuls took no time.
 
 Run it on a quiet machine: the ratios are what carries over between machines. On a shared host
 whose speed swings, `--repeats N` trains ours and the plain Trainer alternately N times and reports
@@ -109,6 +113,23 @@ def hf_generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_t
     return outputs
 
 
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def matmul_seconds(function) -> tuple[Any, float]:
+    """``function()``'s result, and the seconds its matmul kernels took (torch profiler, self time)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        result = function()
+    return result, sum(e.self_cpu_time_total for e in profile.key_averages() if e.key in MATMULS) / 1e6
+
+
+def ceiling(work: float, other_rate: float, ours_matmul_s: float) -> dict:
+    """Ours' matmul seconds for ``work`` (tokens), and the ratio to ``other_rate`` (tokens/s) that
+    ours would reach if nothing but its matmuls took time."""
+    return {"ours_matmul_seconds": round(ours_matmul_s, 2),
+            "ceiling_ratio": round(work / ours_matmul_s / other_rate, 2)}
+
+
 def timed(function, *args, **kwargs):
     started = time.perf_counter()
     result = function(*args, **kwargs)
@@ -176,6 +197,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="bf16,fp32", help="of these, the ones this CPU computes natively")
     parser.add_argument("--repeats", type=int, default=1, help="training passes of ours and plain, alternately")
     parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
+    parser.add_argument("--profile", action="store_true", help="also ours' matmul seconds and ceiling ratios")
     parser.add_argument("--iteration", type=Path, default=None, help="a TriPosT iteration's train.jsonl")
     parser.add_argument("--checkpoint", type=Path, default=None, help="the checkpoint that iteration trains")
     args = parser.parse_args()
@@ -220,6 +242,10 @@ def main() -> None:
             "ours_compiled_tokens_per_s": round(compiled), "compiled_ratio": round(compiled / plain, 2),
             "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
             "plain_mfu": round(plain * flops_per_token / peak, 3)}
+        if args.profile:
+            tokens = sum(len(tokenizer(t)["input_ids"]) + 1 for t in texts)  # as both sides count them, EOS included
+            _, seconds = matmul_seconds(functools.partial(scratch_training_rate, [], tokenizer, arch, rows, eager))
+            figures[f"train_{precision}"]["profiled"] = ceiling(tokens, plain, seconds)
     trained = ours_model.eval()  # fp32 weights, whatever the training's autocast
     prompts = [task.prompt(r) for r in records[-args.prompts:]]
     decoding = DecodingSettings(max_calls=1, batch_size=args.batch, max_new_tokens=args.max_new_tokens,
@@ -238,6 +264,10 @@ def main() -> None:
         "outputs_differing_from_batched": sum(a != b for a, b in zip(ours, batched)),
         "outputs_differing_from_single": sum(a != b for a, b in zip(ours, single)),
         "mean_new_tokens": round(new_tokens(tokenizer, ours) / len(prompts), 1)}
+    if args.profile:
+        _, seconds = matmul_seconds(functools.partial(generate, trained, tokenizer, prompts, decoding, seed=0))
+        figures["decode_fp32"]["profiled"] = ceiling(new_tokens(tokenizer, ours),
+                                                     new_tokens(tokenizer, batched) / batched_s, seconds)
     report(figures, args.out)
 
 
