@@ -1,6 +1,7 @@
 """Our training and decoding paths against plain Hugging Face, measured in one run, as ratios.
 
-    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--profile] [--out FILE.json]
+    .venv/bin/python benchmarks/versus_hf.py [--rows 1000] [--prompts 64] [--threads 2] [--repeats 1] [--profile] \
+        [--out FILE.json]
     .venv/bin/python benchmarks/versus_hf.py --iteration results/tripost/word_sorting/seed0/tripost/iter1/train.jsonl \
         --checkpoint results/models/word_sorting/seed0/baseline --repeats 3 --threads 1
 
