@@ -28,8 +28,9 @@ its matmul kernels took (`mm`, `addmm`, and `bmm`: the scratch model's eager att
 ceiling: the ratio ours would reach if everything but those matmuls took no time.
 
 Run it on a quiet machine: the ratios are what carries over between machines. On a shared host
-whose speed swings, `--repeats N` trains ours and the plain Trainer alternately N times and reports
-every pass and the median of the passes' ratios.
+whose speed swings, `--repeats N` trains ours and the plain Trainer alternately N times, and
+decodes with ours and batched `generate` alternately N times, and reports every pass and the
+median of the passes' ratios.
 """
 
 from __future__ import annotations
@@ -129,6 +130,13 @@ def ceiling(work: float, other_rate: float, ours_matmul_s: float) -> dict:
     ours would reach if nothing but its matmuls took time."""
     return {"ours_matmul_seconds": round(ours_matmul_s, 2),
             "ceiling_ratio": round(work / ours_matmul_s / other_rate, 2)}
+
+
+def decoding_rate(outputs: list, tokenizer, decode, *args, **kwargs) -> float:
+    """New tokens/s of ``decode(*args, **kwargs)``; its outputs are appended to ``outputs``."""
+    result, seconds = timed(decode, *args, **kwargs)
+    outputs.append(result)
+    return new_tokens(tokenizer, result) / seconds
 
 
 def timed(function, *args, **kwargs):
@@ -252,23 +260,31 @@ def main() -> None:
     decoding = DecodingSettings(max_calls=1, batch_size=args.batch, max_new_tokens=args.max_new_tokens,
                                 loop_window=None, do_sample=False, temperature=1.0, top_p=1.0, bf16=False,
                                 revise_on="any")
-    ours, ours_s = timed(generate, trained, tokenizer, prompts, decoding, seed=0)
-    batched, batched_s = timed(hf_generate, trained, tokenizer, prompts, args.batch, args.max_new_tokens)
+    outputs: dict[str, list] = {"ours": [], "batched": []}
+    ours_passes, batched_passes, ratio = alternate(
+        functools.partial(decoding_rate, outputs["ours"], tokenizer, generate, trained, tokenizer, prompts, decoding,
+                          seed=0),
+        functools.partial(decoding_rate, outputs["batched"], tokenizer, hf_generate, trained, tokenizer, prompts,
+                          args.batch, args.max_new_tokens),
+        args.repeats)
+    ours, batched = outputs["ours"][0], outputs["batched"][0]
     single, single_s = timed(hf_generate, trained, tokenizer, prompts[: args.single], 1, args.max_new_tokens)
-    ours_rate = new_tokens(tokenizer, ours) / ours_s
+    ours_rate, batched_rate = statistics.median(ours_passes), statistics.median(batched_passes)
     figures["decode_fp32"] = {
         "prompts": len(prompts), "batch": args.batch, "ours_new_tokens_per_s": round(ours_rate),
-        "hf_batched_new_tokens_per_s": round(new_tokens(tokenizer, batched) / batched_s),
+        "hf_batched_new_tokens_per_s": round(batched_rate),
         "hf_single_new_tokens_per_s": round(new_tokens(tokenizer, single) / single_s),
-        "ratio_vs_batched": round(ours_rate / (new_tokens(tokenizer, batched) / batched_s), 2),
+        "ratio_vs_batched": round(ratio, 2),
+        "passes": {"ours": [round(o) for o in ours_passes], "batched": [round(b) for b in batched_passes]},
         "ratio_vs_single": round(ours_rate / (new_tokens(tokenizer, single) / single_s), 2),
         "outputs_differing_from_batched": sum(a != b for a, b in zip(ours, batched)),
         "outputs_differing_from_single": sum(a != b for a, b in zip(ours, single)),
+        # a decoder whose passes disagree with its own first one
+        "passes_not_repeating_the_first": sum(o != outputs[side][0] for side in outputs for o in outputs[side]),
         "mean_new_tokens": round(new_tokens(tokenizer, ours) / len(prompts), 1)}
     if args.profile:
         _, seconds = matmul_seconds(functools.partial(generate, trained, tokenizer, prompts, decoding, seed=0))
-        figures["decode_fp32"]["profiled"] = ceiling(new_tokens(tokenizer, ours),
-                                                     new_tokens(tokenizer, batched) / batched_s, seconds)
+        figures["decode_fp32"]["profiled"] = ceiling(new_tokens(tokenizer, ours), batched_rate, seconds)
     report(figures, args.out)
 
 
