@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precisions", default="bf16,fp32", help="of these, the ones this CPU computes natively")
-    parser.add_argument("--repeats", type=int, default=1, help="training passes of ours and plain, alternately")
+    parser.add_argument("--repeats", type=int, default=1, help="passes of ours and plain HF, alternately")
     parser.add_argument("--out", type=Path, default=None, help="the figures as JSON")
     parser.add_argument("--profile", action="store_true", help="also ours' matmul seconds and ceiling ratios")
     parser.add_argument("--iteration", type=Path, default=None, help="a TriPosT iteration's train.jsonl")
