@@ -252,7 +252,8 @@ def main() -> None:
             "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
             "plain_mfu": round(plain * flops_per_token / peak, 3)}
         if args.profile:
-            tokens = sum(len(tokenizer(t)["input_ids"]) + 1 for t in texts)  # as both sides count them, EOS included
+            lengths = [len(tokenizer(t)["input_ids"]) + 1 for t in texts]  # as both sides count them, EOS included
+            tokens = sum(n for n in lengths if n <= cfg.max_length)  # of the rows both sides keep
             _, seconds = matmul_seconds(functools.partial(scratch_training_rate, [], tokenizer, arch, rows, eager))
             figures[f"train_{precision}"]["profiled"] = ceiling(tokens, plain, seconds)
     trained = ours_model.eval()  # fp32 weights, whatever the training's autocast
