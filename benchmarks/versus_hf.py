@@ -145,10 +145,15 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def our_training_rate(model, tokenizer, rows: list[dict], cfg: TrainingSettings, weight: float = 1.0) -> float:
-    """Our tokens/s training ``model`` on ``rows`` (``training.train``; the saved checkpoint is discarded)."""
+def our_training(model, tokenizer, rows: list[dict], cfg: TrainingSettings, weight: float = 1.0) -> dict:
+    """``training.train``'s stats for ``model`` on ``rows`` (the saved checkpoint is discarded)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return train(model, tokenizer, rows, Path(tmp), cfg, weight=weight, seed=0)["speed"]["tokens_per_second"]
+        return train(model, tokenizer, rows, Path(tmp), cfg, weight=weight, seed=0)
+
+
+def our_training_rate(model, tokenizer, rows: list[dict], cfg: TrainingSettings, weight: float = 1.0) -> float:
+    """Our tokens/s training ``model`` on ``rows``."""
+    return our_training(model, tokenizer, rows, cfg, weight)["speed"]["tokens_per_second"]
 
 
 def scratch_training_rate(trained: list, tokenizer, arch: ScratchModelSettings, rows: list[dict],
@@ -252,10 +257,11 @@ def main() -> None:
             "matmul_gflops": round(peak / 1e9, 1), "ours_mfu": round(ours * flops_per_token / peak, 3),
             "plain_mfu": round(plain * flops_per_token / peak, 3)}
         if args.profile:
-            lengths = [len(tokenizer(t)["input_ids"]) + 1 for t in texts]  # as both sides count them, EOS included
-            tokens = sum(n for n in lengths if n <= cfg.max_length)  # of the rows both sides keep
-            _, seconds = matmul_seconds(functools.partial(scratch_training_rate, [], tokenizer, arch, rows, eager))
-            figures[f"train_{precision}"]["profiled"] = ceiling(tokens, plain, seconds)
+            stats, seconds = matmul_seconds(functools.partial(
+                our_training, build_scratch_model(tokenizer, arch, seed=0), tokenizer, rows, eager))
+            # the tokens of the rows ours kept, as both sides count them
+            figures[f"train_{precision}"]["profiled"] = ceiling(stats["tokens_per_epoch"] * eager.epochs, plain,
+                                                                seconds)
     trained = ours_model.eval()  # fp32 weights, whatever the training's autocast
     prompts = [task.prompt(r) for r in records[-args.prompts:]]
     decoding = DecodingSettings(max_calls=1, batch_size=args.batch, max_new_tokens=args.max_new_tokens,
